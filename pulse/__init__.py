@@ -1,0 +1,1 @@
+"""Pulse: analytics and social auto-poster for the platform's city chapters."""

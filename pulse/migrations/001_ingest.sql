@@ -10,7 +10,8 @@ CREATE TABLE events (
     city    VARCHAR     NOT NULL,
     data    JSON,                  -- NULL only for an unknown type sent without data
     raw     VARCHAR     NOT NULL,  -- the record as received: what a redelivery is compared with
-    run_id  BIGINT      NOT NULL
+    run_id  BIGINT      NOT NULL,
+    key_hash UBIGINT    NOT NULL   -- hash(source, id): a cheap column to find redeliveries by
 );
 
 CREATE TABLE rejects (

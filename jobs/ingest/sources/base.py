@@ -8,7 +8,7 @@ and yields batches; the loader validates each batch and commits its rows togethe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 
 class SourceError(Exception):
@@ -17,14 +17,20 @@ class SourceError(Exception):
 
 @dataclass
 class Batch:
-    locations: list[str]
-    """Where each record came from: `PATH:LINE`, `feed:CURSOR#INDEX` or `outbox:SEQ`."""
-    raws: list[bytes | str]
-    """Each record as received: bytes when it may not be UTF-8 (file lines), else text."""
+    locations: list[str] | None
+    """Where each record came from: `PATH:LINE`, `feed:CURSOR#INDEX` or `outbox:SEQ`.
+    A source with many records may instead give `location_prefix` and `location_numbers`
+    (location = prefix + number), which spares building a string per record."""
+    raws: list[str]
+    """Each record as received, as text (undecodable bytes as `\\xNN`, listed in `invalid_utf8`)."""
     position: Any
     """JSON-able position to resume from once this batch is committed."""
     progress: tuple[int, int | None] = (0, None)
     """(units done, units in all or None) for a progress bar; units are the source's own (bytes, records)."""
+    location_prefix: str = ""
+    location_numbers: Sequence[int] | None = None
+    invalid_utf8: Sequence[int] = field(default_factory=tuple)
+    """Indexes into `raws` of records that were not valid UTF-8."""
 
 
 class Source(Protocol):

@@ -1,0 +1,18 @@
+"""The `pulse` command: a thin layer over the packages. Nothing imports it.
+
+Each group of commands lives in its own module here and is registered below; the group's
+options (`--config`, `--data-dir`) are loaded once into a `Config` that every command gets from
+the click context.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pulse import config as config_module
+from pulse.cli.common import load_config, main as _main_group
+from pulse.cli import ingest as _ingest  # noqa: F401  (registers its commands)
+
+main = _main_group

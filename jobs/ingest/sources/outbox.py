@@ -95,7 +95,8 @@ class OutboxSource:
 
     def _describe(self, error: psycopg.Error) -> str:
         """psycopg's message on one line, without the password should libpq ever echo it."""
-        text = " ".join(str(error).split()) or type(error).__name__
+        # The server's own message when there is one: str() adds the query text and a caret line.
+        text = " ".join((error.diag.message_primary or str(error)).split()) or type(error).__name__
         if self.password:
             text = text.replace(self.password, "***")
         return text

@@ -114,7 +114,7 @@ def test_unreachable_server_is_a_quick_source_error(postgres):
     with pytest.raises(SourceError) as raised:
         list(source.batches(None))
     assert time.monotonic() - started < 5
-    assert "source platform" in str(raised.value) and "secret-pw" not in str(raised.value)
+    assert "outbox platform" in str(raised.value) and "secret-pw" not in str(raised.value)
 
 
 def test_missing_table_or_grant_is_a_source_error(outbox):

@@ -76,7 +76,7 @@ class OutboxSource:
                         done += len(raws)
                         yield Batch(locations, raws, {"seq": seq}, (done, total))
         except psycopg.Error as error:
-            raise SourceError(f"source {self.name}: cannot read outbox {self.table}: {self._describe(error)}") from None
+            raise SourceError(f"outbox {self.name}: cannot read {self.table}: {self._describe(error)}") from None
 
     def _connect(self) -> psycopg.Connection:
         extra = {"password": self.password} if self.password else {}
@@ -90,7 +90,7 @@ class OutboxSource:
             return None
         seq = position.get("seq") if isinstance(position, dict) else None
         if not isinstance(seq, int) or isinstance(seq, bool):
-            raise SourceError(f"source {self.name}: stored position {position!r} is not {{\"seq\": <integer>}}; reset the source's state")
+            raise SourceError(f"outbox {self.name}: stored position {position!r} is not {{\"seq\": <integer>}}; reset the source's state")
         return seq
 
     def _describe(self, error: psycopg.Error) -> str:

@@ -66,7 +66,7 @@ class FeedServer:
 
     def start(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-feed", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="fake-feed", daemon=True)
         self._thread.start()
 
     def close(self) -> None:

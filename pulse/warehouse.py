@@ -19,7 +19,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -63,7 +62,7 @@ def open_warehouse(
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     path = database_path(config)
-    if not write and not path.exists():
+    if not write and not _is_migrated(path):
         with open_warehouse(config, write=True, purpose=purpose, on_wait=on_wait):
             pass
     with hold_lock(config, exclusive=write, purpose=purpose, on_wait=on_wait):
@@ -72,6 +71,8 @@ def open_warehouse(
             con.execute(f"SET memory_limit = '{config.warehouse.memory_limit}'")
             con.execute(f"SET threads = {int(config.warehouse.threads)}")
             con.execute("SET TimeZone = 'UTC'")
+            # A missing table must be an error, never a Python variable of that name.
+            con.execute("SET python_enable_replacements = false")
             con.execute(f"SET temp_directory = '{config.data_dir / 'tmp'}'")
             if write:
                 migrate(con, core_migrations())
@@ -123,6 +124,21 @@ def hold_lock(
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def _is_migrated(path: Path) -> bool:
+    """Whether the database exists with the core schema (without taking any lock: a peek)."""
+    if not path.exists():
+        return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return True  # held by a writer right now: it exists, and the writer migrated it
+    try:
+        return bool(con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'").fetchall()[0][0])
+    finally:
+        con.close()
+
+
 def _read_holder(lock_path: Path) -> str:
     try:
         text = lock_path.read_text(encoding="utf-8", errors="replace").strip()
@@ -132,7 +148,7 @@ def _read_holder(lock_path: Path) -> str:
 
 
 def core_migrations() -> list[Migration]:
-    return migrations_in("core", resources.files("pulse") / "migrations")
+    return migrations_in("core", Path(__file__).parent / "migrations")
 
 
 def migrations_in(component: str, folder) -> list[Migration]:

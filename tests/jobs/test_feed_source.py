@@ -370,3 +370,98 @@ def test_from_config_without_the_token_variable_is_a_config_error(tmp_path, monk
     config = feed_config(tmp_path, "http://127.0.0.1:9")
     with pytest.raises(ConfigError, match=f"sources.platform.token_env: environment variable {ENV} is not set"):
         FeedSource.from_config(config.source("platform"))
+
+
+# -- end to end: ingest from the feed into the warehouse ----------------------------------------
+
+
+@pytest.fixture
+def feed_ingest(feed, tmp_path, monkeypatch):
+    """Run an ingest of the fake feed; returns (summary, the requests this run made)."""
+    from jobs.ingest.run import ingest
+
+    monkeypatch.setenv(ENV, TOKEN)
+
+    def run(**settings):
+        config = feed_config(tmp_path, feed.url, **{"page_size": 2, **settings})
+        before = len(feed.requests)
+        summary = ingest(config)
+        return summary, feed.requests[before:]
+
+    run.config = feed_config(tmp_path, feed.url)  # for reading the warehouse afterwards
+    return run
+
+
+def warehouse(config, sql: str) -> list[tuple]:
+    from pulse.warehouse import open_warehouse
+
+    with open_warehouse(config, write=False) as con:
+        return con.execute(sql).fetchall()
+
+
+def stored_ids(config) -> list[str]:
+    return [row[0] for row in warehouse(config, "SELECT id FROM events ORDER BY seq")]
+
+
+def stored_cursor(config):
+    rows = warehouse(config, "SELECT kind, position FROM source_state WHERE source_name = 'platform'")
+    assert [kind for kind, _ in rows] == ["feed"]
+    return json.loads(rows[0][1])["cursor"]
+
+
+def test_ingest_lands_every_event_once_and_a_rerun_adds_nothing(feed, feed_ingest):
+    feed.append(*[event(n) for n in range(5)])
+
+    summary, _ = feed_ingest()
+    assert (summary.accepted, summary.duplicates, summary.rejected, summary.errors) == (5, 0, 0, [])
+    assert stored_ids(feed_ingest.config) == ["e0", "e1", "e2", "e3", "e4"]
+    assert stored_cursor(feed_ingest.config) == "c5"
+
+    summary, requests = feed_ingest()
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (0, 0, 0)
+    assert [r.query.get("after") for r in requests] == ["c5"]  # from the stored cursor, nothing new
+    assert stored_ids(feed_ingest.config) == ["e0", "e1", "e2", "e3", "e4"]
+
+
+def test_ingest_picks_up_new_events_from_the_stored_cursor(feed, feed_ingest):
+    feed.append(event(0), event(1), event(2))
+    feed_ingest()
+
+    feed.append(event(3), event(4), event(0))  # e0 again: at-least-once delivery
+    summary, requests = feed_ingest()
+
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (2, 1, 0)
+    assert [r.query.get("after") for r in requests] == ["c3", "c5", "c6"]
+    assert stored_ids(feed_ingest.config) == ["e0", "e1", "e2", "e3", "e4"]
+    assert stored_cursor(feed_ingest.config) == "c6"
+
+
+def test_a_failure_on_page_3_keeps_pages_1_and_2_and_a_rerun_continues(feed, feed_ingest):
+    feed.append(*[event(n) for n in range(6)])
+    feed.serve(2)
+    feed.fail(500)
+
+    summary, _ = feed_ingest(max_retries=0)
+    assert summary.accepted == 4
+    assert len(summary.errors) == 1 and "failed after 1 attempts: 500" in summary.errors[0]
+    assert TOKEN not in summary.errors[0]
+    assert stored_ids(feed_ingest.config) == ["e0", "e1", "e2", "e3"]
+    assert stored_cursor(feed_ingest.config) == "c4"
+    assert warehouse(feed_ingest.config, "SELECT status FROM ingest_runs ORDER BY run_id") == [("failed",)]
+
+    summary, requests = feed_ingest(max_retries=0)
+    assert (summary.accepted, summary.duplicates, summary.errors) == (2, 0, [])
+    assert requests[0].query.get("after") == "c4"
+    assert stored_ids(feed_ingest.config) == ["e0", "e1", "e2", "e3", "e4", "e5"]
+    assert warehouse(feed_ingest.config, "SELECT count(*), count(DISTINCT id) FROM events") == [(6, 6)]
+
+
+def test_a_non_object_event_is_rejected_at_its_feed_location(feed, feed_ingest):
+    feed.append(event(0), event(1), event(2), "not an object", event(3))
+
+    summary, _ = feed_ingest()
+
+    assert (summary.accepted, summary.rejected) == (4, 1)
+    assert warehouse(feed_ingest.config, "SELECT source_name, location, reason, raw FROM rejects") == [
+        ("platform", "feed:c2#1", "not_object", '"not an object"'),
+    ]

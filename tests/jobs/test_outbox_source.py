@@ -158,3 +158,91 @@ def test_from_config_reads_password_from_env(outbox, monkeypatch):
     assert (source.name, source.kind, source.table, source.batch_records) == ("platform", "outbox", "platform_events", 2)
     outbox.insert([(1, envelope(1))])
     assert [b.locations for b in source.batches(None)] == [["outbox:1"]]
+
+
+# End to end: `pulse ingest` over an outbox source, into a real warehouse.
+
+def ingest_config(tmp_path, box, monkeypatch, **source):
+    from pulse.config import from_dict
+    monkeypatch.setenv("PULSE_TEST_PG_PASSWORD", box.reader_password)
+    return from_dict({
+        "warehouse": {"data_dir": str(tmp_path)},
+        "ingest": {"batch_records": 3},
+        "sources": {"platform": {"kind": "outbox", "dsn": box.reader_dsn, "password_env": "PULSE_TEST_PG_PASSWORD",
+                                 "table": box.table, **source}},
+    }, base_dir=tmp_path)
+
+
+def warehouse_rows(config, query: str):
+    from pulse.warehouse import open_warehouse
+    with open_warehouse(config, write=False) as con:
+        return con.execute(query).fetchall()
+
+
+def positions(config):
+    return [(kind, json.loads(position)) for kind, position in warehouse_rows(config, "SELECT kind, position FROM source_state")]
+
+
+def test_ingest_lands_each_event_once_and_picks_up_later_rows(tmp_path, outbox, monkeypatch):
+    from jobs.ingest.run import ingest
+    config = ingest_config(tmp_path, outbox, monkeypatch)
+    outbox.insert([(s, envelope(s)) for s in (1, 2, 4, 5)]
+                  + [(3, '"just a string"'), (6, json.dumps({k: v for k, v in json.loads(envelope(6)).items() if k != "time"}))])
+
+    first = ingest(config)
+    assert (first.accepted, first.duplicates, first.rejected, first.errors) == (4, 0, 2, [])
+    assert warehouse_rows(config, "SELECT id FROM events ORDER BY seq") == [("e1",), ("e2",), ("e4",), ("e5",)]
+    rejects = warehouse_rows(config, "SELECT location, reason, raw FROM rejects ORDER BY location")
+    assert [(location, reason) for location, reason, _ in rejects] == [("outbox:3", "not_object"), ("outbox:6", "missing_time")]
+    assert rejects[0][2] == '"just a string"' and json.loads(rejects[1][2])["id"] == "e6"
+    assert positions(config) == [("outbox", {"seq": 6})]
+
+    again = ingest(config)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 0, 0)
+
+    # Later rows, one of them a redelivery of seq 1 under a new seq: counted once.
+    outbox.insert([(7, envelope(7)), (8, envelope(1)), (9, envelope(9))])
+    later = ingest(config)
+    assert (later.accepted, later.duplicates, later.rejected) == (2, 1, 0)
+    assert warehouse_rows(config, "SELECT count(*), count(DISTINCT id) FROM events") == [(6, 6)]
+    assert warehouse_rows(config, "SELECT count(*) FROM rejects") == [(2,)]
+
+
+def test_ingest_failure_midway_keeps_committed_batches_and_rerun_completes(tmp_path, outbox, monkeypatch):
+    from jobs.ingest.run import ingest
+    # fetch_size = batch size: each batch is its own FETCH, so a lost connection shows on the next one.
+    config = ingest_config(tmp_path, outbox, monkeypatch, fetch_size=3)
+    outbox.insert([(s, envelope(s)) for s in range(1, 11)])
+
+    def drop_connection_after_second_batch(name, done, total):
+        assert (name, total) == ("platform", 10)
+        if done == 6:
+            with outbox.server.connect(outbox.dbname) as admin:
+                killed = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pulse' AND datname = %s",
+                    [outbox.dbname],
+                ).fetchall()
+            assert killed == [(True,)]
+
+    broken = ingest(config, on_progress=drop_connection_after_second_batch)
+    assert broken.accepted == 6 and len(broken.errors) == 1
+    assert "outbox platform" in broken.errors[0] and outbox.reader_password not in broken.errors[0]
+    assert warehouse_rows(config, "SELECT count(*) FROM events") == [(6,)]
+    assert positions(config) == [("outbox", {"seq": 6})]
+    assert warehouse_rows(config, "SELECT status FROM ingest_runs ORDER BY run_id") == [("failed",)]
+
+    rerun = ingest(config)
+    assert (rerun.accepted, rerun.duplicates, rerun.rejected, rerun.errors) == (4, 0, 0, [])
+    assert warehouse_rows(config, "SELECT count(*), count(DISTINCT id), min(id), max(seq) FROM events") == [(10, 10, "e1", 10)]
+    assert warehouse_rows(config, "SELECT status FROM ingest_runs ORDER BY run_id") == [("failed",), ("completed",)]
+
+
+def test_ingest_wrong_password_is_reported_without_it(tmp_path, outbox, monkeypatch):
+    from jobs.ingest.run import ingest
+    config = ingest_config(tmp_path, outbox, monkeypatch)
+    monkeypatch.setenv("PULSE_TEST_PG_PASSWORD", "wrong-" + outbox.reader_password[::-1])
+    summary = ingest(config)
+    assert summary.accepted == 0 and len(summary.errors) == 1
+    assert "password authentication failed" in summary.errors[0]
+    assert outbox.reader_password[::-1] not in summary.errors[0]
+    assert warehouse_rows(config, "SELECT error FROM ingest_runs")[0][0] == summary.errors[0].split(": ", 1)[1]

@@ -75,6 +75,8 @@ def ingest(
     summary = IngestSummary()
     with open_warehouse(config, write=True, purpose="ingest", on_wait=on_wait) as con:
         loader.prepare(con)
+        # Under the exclusive lock no other run is alive: one still `running` was killed.
+        con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
         for source in sources:
             summary.results.append(_pull(con, source, on_progress))
     return summary

@@ -4,8 +4,9 @@ Pulse reads it with a read-only role, in `seq` order, from just past the last co
 Each envelope is handed on as the text Postgres prints for the jsonb value (jsonb normalises key
 order and drops duplicate keys; the loader validates that text like any other record).
 
-Consistency: a pull is one REPEATABLE READ, READ ONLY transaction, so the count, and every batch
-are the same snapshot however long the loader takes between batches. What a snapshot cannot fix:
+Consistency: a pull is one REPEATABLE READ, READ ONLY transaction, so the count and every batch
+see the same snapshot however long the loader takes between batches (the price: the platform's
+vacuum waits for a pull as long as it runs). What a snapshot cannot fix:
 if the platform let a transaction holding a lower `seq` commit after one holding a higher `seq`
 was visible, a pull could pass that lower `seq` and never see it. The contract says `seq` only
 grows, which we take as "in commit order" (the platform assigns it at commit, or under a lock);

@@ -66,7 +66,8 @@ def commit_batch(
     con.register("batch", _as_arrow(batch))
     con.execute("BEGIN TRANSACTION")
     try:
-        counts = _store(con, run_id=run_id, source_name=source_name, first_seq=first_seq)
+        counts = (_store(con, run_id=run_id, source_name=source_name, first_seq=first_seq)
+                  if batch.raws else Counts())
         con.execute(
             """INSERT OR REPLACE INTO source_state (source_name, kind, position, updated_at)
                VALUES (?, ?, ?, now())""",
@@ -96,7 +97,7 @@ def _as_arrow(batch: Batch) -> pa.Table:
         prefix, numbers = pa.array([""] * count), pa.array(batch.locations, pa.string())
     else:
         prefix = pa.array([batch.location_prefix] * count, pa.string())
-        numbers = pa.array(np.asarray(batch.location_numbers, dtype=np.int64)).cast(pa.string())
+        numbers = pa.array(np.asarray(batch.location_numbers or [], dtype=np.int64)).cast(pa.string())
     return pa.table({
         "ord": np.arange(count, dtype=np.int64),
         "loc_prefix": prefix,

@@ -51,7 +51,8 @@ class IngestSummary:
 
     @property
     def errors(self) -> list[str]:
-        return [f"{r.name}: {r.error}" for r in self.results if r.error]
+        # Each source names itself in its errors ("feed platform: ...").
+        return [r.error for r in self.results if r.error]
 
     def line(self) -> str:
         return f"accepted {self.accepted}, duplicates {self.duplicates}, rejected {self.rejected}"

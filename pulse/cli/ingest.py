@@ -42,7 +42,7 @@ def ingest(ctx: click.Context, files: tuple[str, ...], source_names: tuple[str, 
             progress.close()
     click.echo(summary.line())
     for error in summary.errors:
-        click.echo(f"pulse: source {error}", err=True)
+        click.echo(f"pulse: {error}", err=True)
     if summary.errors:
         sys.exit(1)
 

@@ -69,6 +69,12 @@ class FilesSource:
                    batch_bytes=batch_bytes, settle_seconds=source_config.settle_seconds)
 
     def batches(self, position: Any | None) -> Iterator[Batch]:
+        try:
+            yield from self._batches(position)
+        except SourceError as error:
+            raise SourceError(f"files {self.name}: {error}") from None
+
+    def _batches(self, position: Any | None) -> Iterator[Batch]:
         files = self._files() if callable(self._files) else list(self._files)
         states: dict[str, dict] = dict((position or {}).get("files", {}))
         plans = []

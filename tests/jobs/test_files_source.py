@@ -1,0 +1,206 @@
+"""The files source through the real loader: redeliveries, growth, rotation, gzip, odd files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+
+from jobs.ingest.run import ingest
+from tests.conftest import envelope, line, query, write_lines
+
+
+def joined(i: int, user: str | None = None, **extra) -> dict:
+    return envelope(id=f"e{i}", data={"user_id": user or f"u{i}"}, **extra)
+
+
+def events(config) -> list[tuple[str, str]]:
+    return query(config, "SELECT source, id FROM events ORDER BY seq")
+
+
+def files_config(make_config, folder, settle_seconds=300):
+    return make_config(sources={"exports": {"kind": "files", "path": str(folder), "settle_seconds": settle_seconds}})
+
+
+def test_redeliveries_within_a_file_across_files_and_runs(config, tmp_path):
+    write_lines(tmp_path / "in" / "a.ndjson", [joined(1), joined(2), joined(1)])
+    write_lines(tmp_path / "in" / "b.ndjson", [joined(2), joined(3)])
+    first = ingest(config, files=[str(tmp_path / "in")])
+    assert (first.accepted, first.duplicates, first.rejected) == (3, 2, 0)
+    write_lines(tmp_path / "later.ndjson", [joined(3), joined(4)])
+    second = ingest(config, files=[str(tmp_path / "later.ndjson")])
+    assert (second.accepted, second.duplicates, second.rejected) == (1, 1, 0)
+    assert [id_ for _, id_ in events(config)] == ["e1", "e2", "e3", "e4"]
+
+
+def test_a_redelivery_with_other_key_order_and_spacing_is_a_duplicate(config, tmp_path):
+    record = joined(1)
+    reordered = '{ "data" : {"user_id":"u1"}, ' + line({k: v for k, v in record.items() if k != "data"})[1:]
+    write_lines(tmp_path / "a.ndjson", [line(record), reordered])
+    summary = ingest(config, files=[str(tmp_path / "a.ndjson")])
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (1, 1, 0)
+
+
+def test_conflicting_duplicate_keeps_the_first(config, tmp_path):
+    write_lines(tmp_path / "a.ndjson", [joined(1, "alice")])
+    write_lines(tmp_path / "b.ndjson", [joined(1, "bob"), envelope(id="e1", source="other/src")])
+    ingest(config, files=[str(tmp_path / "a.ndjson")])
+    summary = ingest(config, files=[str(tmp_path / "b.ndjson")])
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (1, 0, 1)  # other source: new event
+    assert query(config, "SELECT data->>'user_id' FROM events WHERE source = 'platform/au'") == [("alice",)]
+    [(location, reason)] = query(config, "SELECT location, reason FROM rejects")
+    assert (location.endswith("b.ndjson:1"), reason) == (True, "conflicting_duplicate")
+
+
+def test_integer_and_float_are_different_content(config, tmp_path):
+    created = {"event_id": "m", "title": "t", "starts_at": "2026-04-01T18:30:00Z"}
+    write_lines(tmp_path / "a.ndjson", [
+        envelope(id="c", type="event:created", data={**created, "seats": 1}),
+        envelope(id="c", type="event:created", data={**created, "seats": 1.0}),
+    ])
+    summary = ingest(config, files=[str(tmp_path / "a.ndjson")])
+    assert (summary.accepted, summary.rejected) == (1, 1)
+
+
+def test_first_means_first_in_path_order_including_subfolders(config, tmp_path):
+    write_lines(tmp_path / "in" / "b" / "x.ndjson", [joined(1, "from-b-x")])
+    write_lines(tmp_path / "in" / "a.ndjson", [joined(1, "from-a")])
+    write_lines(tmp_path / "in" / "c.jsonl", [joined(1, "from-c")])
+    (tmp_path / "in" / "notes.txt").write_text("not an export\n")
+    summary = ingest(config, files=[str(tmp_path / "in")])
+    assert (summary.accepted, summary.rejected) == (1, 2)
+    assert query(config, "SELECT data->>'user_id' FROM events") == [("from-a",)]
+    assert sorted(loc.rsplit("/", 1)[1] for (loc,) in query(config, "SELECT location FROM rejects")) == [
+        "c.jsonl:1", "x.ndjson:1"]
+
+
+def test_a_file_that_grows_is_read_from_where_it_stopped(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder)
+    path = write_lines(folder / "a.ndjson", [joined(1), joined(2)])
+    assert ingest(config).accepted == 2
+    with open(path, "a") as handle:
+        handle.write(line(joined(3)) + "\n" + "{broken\n")
+    second = ingest(config)
+    assert (second.accepted, second.duplicates, second.rejected) == (1, 0, 1)
+    assert query(config, "SELECT location FROM rejects") == [(f"{folder}/a.ndjson:4",)]
+    third = ingest(config)  # unchanged: nothing read again
+    assert (third.accepted, third.duplicates, third.rejected) == (0, 0, 0)
+
+
+def test_an_unfinished_last_line_waits_until_the_file_settles(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder, settle_seconds=3600)
+    path = folder / "a.ndjson"
+    partial = line(joined(2))
+    folder.mkdir()
+    path.write_text(line(joined(1)) + "\n" + partial[:30])
+    assert (ingest(config).accepted, query(config, "SELECT count(*) FROM rejects")) == (1, [(0,)])
+    with open(path, "a") as handle:  # the writer finishes the line
+        handle.write(partial[30:] + "\n")
+    summary = ingest(config)
+    assert (summary.accepted, summary.rejected) == (1, 0)
+    assert [id_ for _, id_ in events(config)] == ["e1", "e2"]
+
+
+def test_an_unfinished_last_line_is_taken_once_the_file_stopped_changing(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder, settle_seconds=3600)
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(line(joined(1)) + "\n" + line(joined(2)))
+    assert ingest(config).accepted == 1          # the tail may still be being written
+    assert ingest(config).accepted == 1          # unchanged since the last pull: taken as it is
+    assert ingest(config).accepted == 0
+
+
+def test_an_old_unfinished_last_line_is_taken_at_once(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder, settle_seconds=60)
+    folder.mkdir()
+    path = folder / "a.ndjson"
+    path.write_text(line(joined(1)) + "\n" + line(joined(2))[:-5])
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    summary = ingest(config)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    assert query(config, "SELECT reason FROM rejects") == [("invalid_json",)]
+
+
+def test_a_rotated_file_is_read_again_and_dedupe_keeps_it_exact(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder)
+    path = write_lines(folder / "current.ndjson", [joined(1), joined(2), "{bad"])
+    assert ingest(config).accepted == 2
+    write_lines(path, [joined(9), joined(2)])  # replaced: other first bytes, shorter
+    summary = ingest(config)
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (1, 1, 0)
+    write_lines(path, [joined(9), joined(2), "{worse"])  # same first bytes, grew: read on
+    summary = ingest(config)
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (0, 0, 1)
+    assert [id_ for _, id_ in events(config)] == ["e1", "e2", "e9"]
+
+
+def test_reading_a_file_again_does_not_record_its_rejects_twice(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder)
+    path = write_lines(folder / "a.ndjson", [joined(1), "{bad"])
+    ingest(config)
+    # Replaced by a file with other first bytes: read again from the start. Line 2 is the same
+    # reject as before (a duplicate, not recorded again); line 3 is new.
+    write_lines(path, [joined(5), "{bad", "{worse"])
+    summary = ingest(config)
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (1, 1, 1)
+    assert query(config, "SELECT location, raw FROM rejects ORDER BY location") == [
+        (f"{folder}/a.ndjson:2", "{bad"), (f"{folder}/a.ndjson:3", "{worse")]
+
+
+def test_gzip_files_and_their_growth(make_config, tmp_path):
+    folder = tmp_path / "in"
+    config = files_config(make_config, folder)
+    folder.mkdir()
+    path = folder / "old.ndjson.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(line(joined(1)) + "\n" + "[1]\n")
+    first = ingest(config)
+    assert (first.accepted, first.rejected) == (1, 1)
+    with gzip.open(path, "at") as handle:  # a second gzip member appended
+        handle.write(line(joined(2)) + "\n")
+    second = ingest(config)
+    assert (second.accepted, second.duplicates, second.rejected) == (1, 0, 0)
+    assert query(config, "SELECT location FROM rejects") == [(f"{folder}/old.ndjson.gz:2",)]
+
+
+def test_empty_file_and_blank_lines(config, tmp_path):
+    (tmp_path / "empty.ndjson").write_bytes(b"")
+    write_lines(tmp_path / "blanks.ndjson", ["", "   ", "\t", joined(1), " \r", ""])
+    summary = ingest(config, files=[str(tmp_path / "empty.ndjson"), str(tmp_path / "blanks.ndjson")])
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (1, 0, 0)
+
+
+def test_a_file_that_is_not_utf8(config, tmp_path):
+    good = line(joined(1)).encode()
+    latin1 = line(joined(2, "José")).encode("latin-1")
+    (tmp_path / "mixed.ndjson").write_bytes(good + b"\n" + latin1 + b"\n" + line(joined(3)).encode() + b"\n")
+    summary = ingest(config, files=[str(tmp_path / "mixed.ndjson")])
+    assert (summary.accepted, summary.rejected) == (2, 1)
+    [(location, reason, raw)] = query(config, "SELECT location, reason, raw FROM rejects")
+    assert location.endswith("mixed.ndjson:2") and reason == "invalid_utf8"
+    assert "Jos\\xe9" in raw
+
+
+def test_crlf_lines_are_accepted(config, tmp_path):
+    (tmp_path / "win.ndjson").write_bytes((line(joined(1)) + "\r\n" + line(joined(2)) + "\r\n").encode())
+    assert ingest(config, files=[str(tmp_path / "win.ndjson")]).accepted == 2
+
+
+def test_lines_longer_than_a_batch_and_many_batches(make_config, tmp_path):
+    config = make_config(ingest={"batch_bytes": 1024})
+    long_title = "x" * 5000
+    records = [envelope(id=f"m{i}", type="event:created",
+                        data={"event_id": f"m{i}", "title": long_title if i % 7 == 0 else f"t{i}",
+                              "starts_at": "2026-04-01T18:30:00Z"}) for i in range(60)]
+    write_lines(tmp_path / "a.ndjson", records)
+    summary = ingest(config, files=[str(tmp_path / "a.ndjson")])
+    assert (summary.accepted, summary.rejected) == (60, 0)
+    assert query(config, "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events") == [(1, 60, 60)]
+    assert [id_ for _, id_ in events(config)] == [f"m{i}" for i in range(60)]

@@ -14,5 +14,6 @@ import click
 from pulse import config as config_module
 from pulse.cli.common import load_config, main as _main_group
 from pulse.cli import ingest as _ingest  # noqa: F401  (registers its commands)
+from pulse.cli import analytics as _analytics  # noqa: F401
 
 main = _main_group

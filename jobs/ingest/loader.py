@@ -98,35 +98,43 @@ def _as_arrow(batch: Batch) -> pa.Table:
     else:
         prefix = pa.array([batch.location_prefix] * count, pa.string())
         numbers = pa.array(np.asarray(batch.location_numbers or [], dtype=np.int64)).cast(pa.string())
-    return pa.table({
+    table = pa.table({
         "ord": np.arange(count, dtype=np.int64),
         "loc_prefix": prefix,
         "loc_number": numbers,
         "raw": pa.array(batch.raws, pa.string()),
         "utf8_ok": utf8_ok,
     })
+    # Many small record batches rather than one: DuckDB scans them on all its threads.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=16_384), schema=table.schema)
 
 
 def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, first_seq: int) -> Counts:
     con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {_VALIDATION_SQL}")
-    # For each valid record: the content already accepted under its key (an earlier event, or
+    # Most records are new: only keys seen twice in the batch, or already in events (found by
+    # their hash alone, a cheap scan), need the closer look below.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE suspect_keys AS
+        SELECT key_hash FROM judged_batch WHERE reason IS NULL GROUP BY key_hash HAVING count(*) > 1
+        UNION
+        SELECT key_hash FROM events WHERE key_hash IN (SELECT key_hash FROM judged_batch WHERE reason IS NULL)
+    """)
+    # For each suspect record: the content already accepted under its key (an earlier event, or
     # the first of that key in this batch), and whether it is itself that first one.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE keyed AS
-        WITH valid AS (
-            SELECT *, hash(source, id) AS key_hash,
-                   row_number() OVER (PARTITION BY source, id ORDER BY ord) AS nth
-            FROM judged_batch WHERE reason IS NULL
+        WITH suspects AS (
+            SELECT *, row_number() OVER (PARTITION BY source, id ORDER BY ord) AS nth
+            FROM judged_batch WHERE reason IS NULL AND key_hash IN (SELECT key_hash FROM suspect_keys)
         ),
         earlier AS (
-            SELECT e.source, e.id, e.raw FROM events e
-            WHERE e.key_hash IN (SELECT key_hash FROM valid)
+            SELECT source, id, raw FROM events WHERE key_hash IN (SELECT key_hash FROM suspect_keys)
         )
-        SELECT v.*, coalesce(x.raw, first.raw) AS accepted_raw,
-               x.raw IS NULL AND v.nth = 1 AS is_new
-        FROM valid v
-        LEFT JOIN earlier x ON x.source = v.source AND x.id = v.id
-        LEFT JOIN valid first ON first.nth = 1 AND first.source = v.source AND first.id = v.id
+        SELECT s.*, coalesce(x.raw, first.raw) AS accepted_raw,
+               x.raw IS NULL AND s.nth = 1 AS is_new
+        FROM suspects s
+        LEFT JOIN earlier x ON x.source = s.source AND x.id = s.id
+        LEFT JOIN suspects first ON first.nth = 1 AND first.source = s.source AND first.id = s.id
     """)
     # Different text can still be the same JSON value (key order, whitespace): settle those here.
     differing = con.execute(
@@ -139,7 +147,11 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
             """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
                SELECT ? - 1 + row_number() OVER (ORDER BY ord), source, id, type, time, city,
                       data, raw, ?, key_hash
-               FROM keyed WHERE is_new ORDER BY ord""",
+               FROM (SELECT ord, source, id, type, time, city, data, raw, key_hash FROM judged_batch
+                     WHERE reason IS NULL AND key_hash NOT IN (SELECT key_hash FROM suspect_keys)
+                     UNION ALL
+                     SELECT ord, source, id, type, time, city, data, raw, key_hash FROM keyed WHERE is_new)
+               ORDER BY ord""",
             [first_seq, run_id],
         ).fetchall()[0][0]
         duplicates = con.execute(
@@ -171,6 +183,7 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
     finally:
         con.unregister("conflicting")
         con.execute("DROP TABLE IF EXISTS keyed")
+        con.execute("DROP TABLE IF EXISTS suspect_keys")
         con.execute("DROP TABLE IF EXISTS new_rejects")
     return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
 

@@ -8,7 +8,7 @@ it builds SQL text; `loader.py` runs it.
 
 The query reads a relation `batch(ord, loc_prefix, loc_number, raw, utf8_ok)` and returns one row
 per non-blank line: `ord, location, raw, reason` (NULL when valid) and the envelope columns the
-events table keeps.
+events table keeps, with `key_hash = hash(source, id)`.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ SELECT ord,
        source, id, type,
        CASE WHEN reason IS NULL THEN CAST(upper(time_text) AS TIMESTAMPTZ) END AS time,
        city,
-       data
+       data,
+       CASE WHEN reason IS NULL THEN hash(source, id) END AS key_hash
 FROM judged
 """

@@ -103,7 +103,7 @@ class FilesSource:
             return fresh
         if stat.st_size < state["size"] or _head_hash(ref.path, state["head_len"]) != state["head"]:
             return fresh  # rotated, truncated or replaced: read it all again
-        if stat.st_size == state["size"] and stat.st_mtime == state["mtime"] and not state.get("pending_tail"):
+        if stat.st_size == state["size"] and stat.st_mtime == state["mtime"] and state.get("done"):
             return None
         return {"offset": state["offset"], "line": state["line"]}
 
@@ -116,13 +116,13 @@ class FilesSource:
                        and previous["mtime"] == stat.st_mtime))
         offset, line = start["offset"], start["line"]
 
-        def record(pending_tail: bool) -> dict:
+        def record(done: bool) -> dict:
+            """The position after what was read so far; `done`: nothing more to take for now."""
             state = {"offset": offset, "line": line, "size": stat.st_size, "mtime": stat.st_mtime,
-                     "head": head, "head_len": head_len, "pending_tail": pending_tail}
+                     "head": head, "head_len": head_len, "done": done}
             states[str(ref.path)] = state
             return {"files": dict(states)}
 
-        emitted = False
         try:
             with _open(ref) as stream:
                 _skip_to(stream, offset, ref)
@@ -135,7 +135,7 @@ class FilesSource:
                     if at_end and data:
                         # The last line has no newline: take it only once the file is at rest.
                         if not settled:
-                            yield Batch(None, [], record(pending_tail=True)), 0
+                            yield Batch(None, [], record(done=False)), 0
                             return
                         cut = len(data)
                     if cut == 0 and not at_end:
@@ -147,20 +147,18 @@ class FilesSource:
                         first_line = line + 1
                         offset += len(complete)
                         line += len(raws)
-                        yield Batch(None, raws, record(pending_tail=False), location_prefix=f"{ref.shown}:",
+                        yield Batch(None, raws, record(done=False), location_prefix=f"{ref.shown}:",
                                     location_numbers=range(first_line, first_line + len(raws)),
                                     invalid_utf8=invalid), len(complete)
-                        emitted = True
                     if at_end:
                         break
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             if _is_gzip(ref) and isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
                 # A .gz still being written ends early: keep what was complete, try again later.
-                yield Batch(None, [], record(pending_tail=True)), 0
+                yield Batch(None, [], record(done=False)), 0
                 return
             raise SourceError(f"{ref.shown}: cannot read: {error}") from None
-        if not emitted:
-            yield Batch(None, [], record(pending_tail=False)), 0
+        yield Batch(None, [], record(done=True)), 0
 
 
 def _split_lines(data: bytes) -> tuple[list[str], list[int]]:

@@ -17,3 +17,4 @@ from pulse.cli import ingest as _ingest  # noqa: F401  (registers its commands)
 from pulse.cli import analytics as _analytics  # noqa: F401
 
 main = _main_group
+from pulse.cli import demo as _demo  # noqa: F401

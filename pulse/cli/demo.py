@@ -1,0 +1,16 @@
+"""`pulse demo`: generate a region's stream and run the whole pipeline on it."""
+
+from __future__ import annotations
+
+import click
+
+from pulse.cli.common import load_config, main, run_guarded
+from pulse.demo import run_demo
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Run the whole pipeline on generated data, in <data-dir>/demo (recreated each time)."""
+    config = load_config(ctx)
+    run_guarded(lambda: run_demo(config, say=click.echo))

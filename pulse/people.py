@@ -45,6 +45,8 @@ SCRYPT_P = 1
 _SCRYPT_MAXMEM = 2 ** 27
 
 SIGN_IN_LINK_VALID = timedelta(hours=24)
+MIN_PASSWORD_LENGTH = 10
+"""What the CLI and the web app ask of a new password (the API itself takes any non-empty one)."""
 
 # Failed sign-ins: at most this many per key within the window, then the key waits out the
 # lockout. An email gets few tries (guessing one person's password); an address more (an

@@ -1,0 +1,91 @@
+"""A Facebook Page through facebook-sdk's `GraphAPI.put_object(page_id, "feed", message=, link=)`.
+
+facebook-sdk's last release (3.1.0) only accepts Graph API versions up to 3.1, long retired by
+Facebook. Without forking it: construct `GraphAPI(version="3.1")`, which passes its check, then
+set `graph.version` to the configured one (`graph_version`, default v21.0): the library builds
+every URL as `FACEBOOK_GRAPH_URL + self.version + "/..."` (facebook/__init__.py, `request` and
+`put_object`), so the attribute is all that decides the version on the wire. The configured value
+is validated as `vNN.N` in pulse.config.
+
+It gets a `requests.Session` from `guarded_session` (allowlist, timeout, test re-targeting) and
+the timeout itself too. A response hook keeps the last HTTP status and headers, which
+facebook-sdk's `GraphAPIError` does not carry, to tell a 429/5xx from a refusal.
+"""
+
+from __future__ import annotations
+
+import json
+
+import facebook
+import requests
+
+from pulse.config import secret
+from posters.allowlist import EgressRefused, guarded_session
+from posters.channels import Channel, SendError, Sent, requests_failure, retry_after_header
+
+AUTH_CODES = {102, 104, 190, 200, 10}
+RATE_CODES = {4, 17, 32, 613, 80001}
+TRANSIENT_CODES = {1, 2}
+DUPLICATE_CODES = {506}
+
+
+class FacebookChannel(Channel):
+    kind = "facebook"
+
+    def __init__(self, config, publisher):
+        super().__init__(config, publisher)
+        session = guarded_session(timeout=publisher.timeout_seconds, extra_hosts=publisher.allow_hosts_for_tests,
+                                  base_url=config.base_url)
+        self._last: dict = {}
+        session.hooks["response"].append(self._remember)
+        self.graph = facebook.GraphAPI(access_token=secret(config.page_token_env, f"{config.key}.page_token_env"),
+                                       timeout=publisher.timeout_seconds, version="3.1", session=session)
+        self.graph.version = config.graph_version  # see the module's docstring
+
+    def _remember(self, response, *args, **kwargs):
+        self._last = {"status": response.status_code, "headers": dict(response.headers)}
+        return response
+
+    def where(self, post, parent=None) -> str:
+        return f"Facebook Page {self.config.page_id}"
+
+    def send(self, post, parent=None) -> Sent:
+        data = {"message": post.content["message"]}
+        if post.content.get("link"):
+            data["link"] = post.content["link"]
+        self._last = {}
+        try:
+            answer = self.graph.put_object(self.config.page_id, "feed", **data)
+        except facebook.GraphAPIError as error:
+            raise self._failure(error) from None
+        except EgressRefused as error:
+            raise SendError("permanent", str(error)) from None
+        except requests.RequestException as error:
+            raise requests_failure(error, "Facebook") from None
+        post_id = str(answer["id"])
+        return Sent(post_id, f"https://www.facebook.com/{post_id}")
+
+    def _failure(self, error: facebook.GraphAPIError) -> SendError:
+        status = self._last.get("status", 0)
+        headers = self._last.get("headers", {})
+        code = getattr(error, "code", None)
+        message = f"Facebook: {error.message if hasattr(error, 'message') else error}"
+        if status == 429 or code in RATE_CODES:
+            return SendError("retry", message, retry_after=retry_after_header(headers) or _usage_wait(headers))
+        if status >= 500 or code in TRANSIENT_CODES:
+            return SendError("retry", message)
+        if code in AUTH_CODES or status == 401:
+            return SendError("permanent", message + " (check the page token)")
+        return SendError("permanent", message, duplicate=code in DUPLICATE_CODES)
+
+
+def _usage_wait(headers) -> float | None:
+    """Seconds until Facebook lets the page post again, from its business-use-case usage header."""
+    raw = headers.get("X-Business-Use-Case-Usage") or headers.get("x-business-use-case-usage")
+    try:
+        usage = json.loads(raw) if raw else {}
+        minutes = max(entry.get("estimated_time_to_regain_access", 0)
+                      for entries in usage.values() for entry in entries)
+        return minutes * 60.0 if minutes else None
+    except (ValueError, TypeError, AttributeError):
+        return None

@@ -1,0 +1,182 @@
+"""Drafting: a meetup's state → the exact payload each channel gets. Pure functions, no I/O.
+
+Templates are plain text with `{field}` placeholders (see `pulse.config.TEMPLATE_FIELDS`);
+substitution is a lookup in a dict of strings, never `str.format` (whose `{title.__class__}`
+reaches into objects) nor any template engine, so a template cannot run code. A template line
+whose placeholders all came out empty (`📍 {venue}` for a meetup without a venue) is left out.
+
+Titles, venues and descriptions are user-written: any Unicode, possibly markup. They are data:
+on Slack `&`, `<` and `>` are escaped so a title cannot mention @channel or forge a link; on X
+the text is cut (title first, with an ellipsis, never inside an emoji or a URL) until X's
+weighted length fits 280; the meetup's link is never cut (X counts any URL as 23).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from posters import x_length
+
+DEFAULT_TEMPLATES = {
+    ("x", "announce"): "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
+    ("x", "update"): "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}\n{url}",
+    ("x", "cancel"): "Cancelled: {title} ({weekday} {date})\n{reason}\n{url}",
+    ("slack", "announce"): "*{title}*\n:calendar: {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
+    ("slack", "update"): "*Update: {title}*\n:calendar: now {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
+    ("slack", "cancel"): "*Cancelled: {title}* ({weekday} {date})\n{reason}\n{url}",
+    ("facebook", "announce"): "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
+    ("facebook", "update"): "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}",
+    ("facebook", "cancel"): "Cancelled: {title} ({weekday} {date})\n{reason}",
+}
+TEMPLATE_KEYS = {"announce": "template", "update": "update_template", "cancel": "cancel_template"}
+SLACK_SECTION_LIMIT = 3000
+FACEBOOK_LIMIT = 63_206
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
+_SHORTENABLE = ("title", "venue", "description", "reason")
+
+
+class DraftError(Exception):
+    """A draft that cannot be made (a template too long for the channel even with the text cut)."""
+
+
+@dataclass(frozen=True)
+class Meetup:
+    city: str
+    event_id: str
+    title: str
+    starts_at: dt.datetime
+    created_at: dt.datetime
+    """When the meetup was created on the platform (its `event:created` time)."""
+    timezone: str
+    city_name: str = ""
+    venue: str = ""
+    url: str = ""
+    description: str = ""
+    cancelled: bool = False
+    reason: str = ""
+
+    def snapshot(self) -> dict:
+        """The fields a draft is rendered from, as JSON values (stored with the draft)."""
+        return {"title": self.title, "starts_at": self.starts_at.isoformat(), "venue": self.venue, "url": self.url,
+                "description": self.description, "timezone": self.timezone, "city_name": self.city_name,
+                "reason": self.reason}
+
+
+def fields(meetup: Meetup) -> dict[str, str]:
+    """The template fields, with the date and time in the city's timezone."""
+    local = meetup.starts_at.astimezone(ZoneInfo(meetup.timezone))
+    return {
+        "title": meetup.title,
+        "date": f"{local.day} {_MONTHS[local.month - 1]} {local.year}",
+        "time": f"{local:%H:%M} {local.tzname()}",
+        "weekday": _WEEKDAYS[local.weekday()],
+        "venue": meetup.venue,
+        "url": meetup.url,
+        "city": meetup.city,
+        "city_name": meetup.city_name or meetup.city,
+        "reason": meetup.reason,
+        "description": meetup.description,
+        "starts_at": local.isoformat(),
+    }
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill `{name}` placeholders; drop a line whose placeholders were all empty."""
+    lines = []
+    for line in template.split("\n"):
+        names = [m.group(1) for m in _PLACEHOLDER.finditer(line) if m.group(1)]
+        filled = _PLACEHOLDER.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0)) or values.get(m.group(1), ""), line)
+        if names and not any(values.get(name, "") for name in names):
+            continue
+        lines.append(filled.rstrip())
+    return "\n".join(lines).strip("\n")
+
+
+def escape_slack(text: str) -> str:
+    """Slack's mrkdwn escaping: the three characters that start mentions, links and entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def template_for(channel_config, kind: str) -> str:
+    return getattr(channel_config, TEMPLATE_KEYS[kind]) or DEFAULT_TEMPLATES[(channel_config.kind, kind)]
+
+
+def draft(channel_config, kind: str, meetup: Meetup) -> tuple[str, dict]:
+    """(text, content) of the `kind` post (announce, update, cancel) for this channel."""
+    channel = channel_config.kind
+    template = template_for(channel_config, kind)
+    values = fields(meetup)
+    if channel == "x":
+        text = _fit(template, values, fits=lambda t: x_length.weighted_length(t) <= x_length.MAX_WEIGHTED_LENGTH,
+                    clean=_x_clean, cut=x_length.shorten, size=x_length.unit_count, channel="X (280, as X counts)")
+        return text, {"text": text}
+    if channel == "slack":
+        text = _fit(template, values, fits=lambda t: len(t) <= SLACK_SECTION_LIMIT, clean=escape_slack,
+                    cut=_cut_chars, size=len, channel=f"a Slack section ({SLACK_SECTION_LIMIT} characters)")
+        return text, slack_content(text)
+    text = _fit(template, values, fits=lambda t: len(t) <= FACEBOOK_LIMIT, clean=lambda v: v,
+                cut=_cut_chars, size=len, channel="Facebook")
+    return text, {"message": text, "link": meetup.url}
+
+
+def slack_content(text: str) -> dict:
+    """The Block Kit message: one mrkdwn section, and the same text as the notification fallback."""
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def edited(channel: str, content: dict, text: str) -> dict:
+    """The payload after a person rewrote the words (an organiser's own Slack markup is kept as written)."""
+    if not text.strip():
+        raise DraftError("the text is empty")
+    if channel == "x":
+        length = x_length.weighted_length(text)
+        if not x_length.is_valid(text):
+            raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
+                             if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
+        return {"text": text}
+    if channel == "slack":
+        if len(text) > SLACK_SECTION_LIMIT:
+            raise DraftError(f"too long for a Slack section: {len(text)} of {SLACK_SECTION_LIMIT} characters")
+        return slack_content(text)
+    return {**content, "message": text}
+
+
+def _x_clean(value: str) -> str:
+    # Characters X refuses outright (U+FFFE, U+FEFF, U+FFFF) never make it into a draft.
+    return "".join(c for c in value if c not in "\ufffe\ufeff\uffff")
+
+
+def _cut_chars(text: str, keep: int) -> str:
+    if keep >= len(text):
+        return text
+    # Never leave half an escape (`&am`) or half a surrogate-free grapheme's mark behind.
+    return re.sub(r"&[a-z]*\Z", "", text[:keep]).rstrip() + "…"
+
+
+def _fit(template, values, *, fits, clean, cut, size, channel) -> str:
+    values = {name: clean(value) for name, value in values.items()}
+    text = render(template, values)
+    if fits(text):
+        return text
+    for name in _SHORTENABLE:
+        original = values[name]
+        if not original:
+            continue
+        # The longest prefix of this field that fits (binary search over whole units).
+        low, high = 0, size(original)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(render(template, {**values, name: cut(original, middle)})):
+                low = middle
+            else:
+                high = middle - 1
+        values[name] = cut(original, low)
+        text = render(template, values)
+        if fits(text):
+            return text
+    raise DraftError(f"the template is too long for {channel} even with the title, venue and description cut; shorten it")

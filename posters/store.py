@@ -1,0 +1,328 @@
+"""Posts, their states and the audit log, in `<data_dir>/posts.sqlite`.
+
+SQLite rather than DuckDB: posts must change state while `pulse ingest`/`pulse build` hold the
+warehouse's single writer lock and while `pulse serve` takes approvals. In WAL mode any number
+of processes read and one writes for milliseconds at a time; every change here is one
+`BEGIN IMMEDIATE` transaction, so two approvers (or an approver and the publisher) never both
+act on the same old state. `synchronous = FULL`: a post marked *publishing* is on disk before
+its API call starts, which is what makes "never twice" survive a crash.
+
+Every state or text change writes an `audit` row in the same transaction (who, when, action,
+old and new state, old and new text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from pulse.config import Config
+
+FILE_NAME = "posts.sqlite"
+
+STATES = ("pending_approval", "approved", "scheduled", "publishing", "published", "failed", "rejected",
+          "withdrawn", "needs_attention")
+WAITING = ("pending_approval", "approved", "scheduled", "failed")
+"""Not (yet) sent: a cancellation withdraws these, a change re-renders them."""
+SENT_OR_MAYBE = ("publishing", "published", "needs_attention")
+"""Possibly on the channel already: a change or a cancellation needs a follow-up post."""
+
+# Which state may follow which (the publisher, approvers, sync and `resolve` all go through `transition`).
+TRANSITIONS = {
+    "pending_approval": {"pending_approval", "approved", "rejected", "withdrawn"},
+    "approved": {"approved", "pending_approval", "publishing", "rejected", "withdrawn"},
+    "scheduled": {"scheduled", "publishing", "rejected", "withdrawn"},
+    "publishing": {"published", "failed", "needs_attention", "approved", "scheduled"},
+    "failed": {"approved", "scheduled", "pending_approval", "rejected", "withdrawn"},
+    "needs_attention": {"published", "approved", "scheduled"},
+    "published": set(),
+    "rejected": set(),
+    "withdrawn": set(),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+    id              INTEGER PRIMARY KEY,
+    city            TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    channel         TEXT NOT NULL,               -- slack, x, facebook
+    kind            TEXT NOT NULL,               -- announce, update, cancel
+    parent_id       INTEGER REFERENCES posts(id),-- update/cancel: the post it follows up
+    mode            TEXT NOT NULL,               -- auto, approval (when drafted)
+    state           TEXT NOT NULL,
+    text            TEXT NOT NULL,               -- the words as the channel gets them
+    content         TEXT NOT NULL,               -- the whole payload (JSON): Slack blocks, Facebook link
+    snapshot        TEXT NOT NULL,               -- the meetup fields it was rendered from (JSON)
+    edited_by       TEXT,                        -- a person changed the wording
+    starts_at       TEXT NOT NULL,
+    due_at          TEXT NOT NULL,
+    not_before      TEXT,                        -- after a 429: not before the reset
+    marker          TEXT NOT NULL UNIQUE,        -- sent along (Slack metadata) to find the post after a crash
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    external_id     TEXT,
+    external_url    TEXT,
+    approved_by     TEXT,
+    approved_at     TEXT,
+    rejected_by     TEXT,
+    reject_reason   TEXT,
+    approval_request TEXT,                       -- Slack ts of the Approve/Reject message
+    publishing_since TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_announcement ON posts (city, event_id, channel) WHERE kind = 'announce';
+CREATE INDEX IF NOT EXISTS posts_by_state ON posts (state, due_at);
+CREATE INDEX IF NOT EXISTS posts_by_meetup ON posts (city, event_id, channel);
+CREATE TABLE IF NOT EXISTS audit (
+    id          INTEGER PRIMARY KEY,
+    post_id     INTEGER NOT NULL REFERENCES posts(id),
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    old_state   TEXT,
+    new_state   TEXT,
+    old_text    TEXT,
+    new_text    TEXT,
+    detail      TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_post ON audit (post_id, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS channels_enabled (
+    city TEXT NOT NULL, channel TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (city, channel));
+CREATE TABLE IF NOT EXISTS slack_requests_seen (signature TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+"""
+
+
+class PostError(Exception):
+    """A request about a post that cannot be done (unknown id, wrong state), in one line."""
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(value: dt.datetime) -> str:
+    """UTC text that sorts like the instants it names."""
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Post:
+    id: int
+    city: str
+    event_id: str
+    channel: str
+    kind: str
+    parent_id: int | None
+    mode: str
+    state: str
+    text: str
+    content: dict
+    snapshot: dict
+    edited_by: str | None
+    starts_at: str
+    due_at: str
+    not_before: str | None
+    marker: str
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    external_url: str | None
+    approved_by: str | None
+    approved_at: str | None
+    rejected_by: str | None
+    reject_reason: str | None
+    approval_request: str | None
+    publishing_since: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Post":
+        values = dict(row)
+        values["content"] = json.loads(values["content"])
+        values["snapshot"] = json.loads(values["snapshot"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    post_id: int
+    at: str
+    actor: str
+    action: str
+    old_state: str | None
+    new_state: str | None
+    old_text: str | None
+    new_text: str | None
+    detail: str | None
+
+
+class PostStore:
+    """The posts file of one data folder. Each method is one short transaction; safe across processes."""
+
+    def __init__(self, where: Config | str | Path):
+        self.path = Path(where.data_dir / FILE_NAME if isinstance(where, Config) else where)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._con.row_factory = sqlite3.Row
+        self._con.execute("PRAGMA journal_mode = WAL")
+        self._con.execute("PRAGMA synchronous = FULL")
+        self._con.execute("PRAGMA busy_timeout = 30000")
+        self._con.execute("PRAGMA foreign_keys = ON")
+        with self.transaction() as con:
+            for statement in _statements(_SCHEMA):
+                con.execute(statement)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "PostStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE), committed on leaving the block."""
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._con
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, post_id: int) -> Post:
+        row = self._con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        if row is None:
+            raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
+        return Post.from_row(row)
+
+    def find(self, *, state: str | None = None, city: str | None = None, channel: str | None = None,
+             event_id: str | None = None, kind: str | None = None, states: tuple[str, ...] | None = None) -> list[Post]:
+        where, params = [], []
+        for column, value in (("state", state), ("city", city), ("channel", channel), ("event_id", event_id),
+                              ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        sql = "SELECT * FROM posts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [Post.from_row(row) for row in self._con.execute(sql, params).fetchall()]
+
+    def due(self, now: dt.datetime) -> list[Post]:
+        """Posts ready to go: approved (or automatic) and their time has come, oldest due first."""
+        stamp = iso(now)
+        rows = self._con.execute(
+            "SELECT * FROM posts WHERE state IN ('approved', 'scheduled') AND due_at <= ? "
+            "AND (not_before IS NULL OR not_before <= ?) ORDER BY due_at, id", [stamp, stamp]).fetchall()
+        return [Post.from_row(row) for row in rows]
+
+    def audit(self, post_id: int) -> list[AuditEntry]:
+        rows = self._con.execute(
+            "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "
+            "FROM audit WHERE post_id = ? ORDER BY id", [post_id]).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    # -- writing (callers hold `transaction()`; `con` is that transaction) ------------------
+
+    def insert(self, con: sqlite3.Connection, *, actor: str, city: str, event_id: str, channel: str, kind: str,
+               mode: str, state: str, text: str, content: dict, snapshot: dict, starts_at: str, due_at: str,
+               parent_id: int | None = None, detail: str | None = None) -> int:
+        stamp = iso(now_utc())
+        cursor = con.execute(
+            "INSERT INTO posts (city, event_id, channel, kind, parent_id, mode, state, text, content, snapshot,"
+            " starts_at, due_at, marker, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [city, event_id, channel, kind, parent_id, mode, state, text, _json(content), _json(snapshot),
+             starts_at, due_at, uuid.uuid4().hex, stamp, stamp])
+        post_id = cursor.lastrowid
+        _audit(con, post_id, actor, "drafted", None, state, None, text, detail)
+        return post_id
+
+    def change(self, con: sqlite3.Connection, post_id: int, *, actor: str, action: str, detail: str | None = None,
+               expect: tuple[str, ...] | None = None, **fields) -> Post:
+        """Set `fields` on a post (a new `state` must be allowed from the current one), with an audit row."""
+        row = con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        if row is None:
+            raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
+        old = Post.from_row(row)
+        if expect is not None and old.state not in expect:
+            raise PostError(f"post {post_id} is {old.state}; {action} needs it to be {' or '.join(expect)}")
+        new_state = fields.get("state", old.state)
+        if new_state != old.state and new_state not in TRANSITIONS[old.state]:
+            raise PostError(f"post {post_id} is {old.state}; it cannot become {new_state}")
+        if not fields:
+            return old
+        for name in ("content", "snapshot"):
+            if name in fields:
+                fields[name] = _json(fields[name])
+        fields["updated_at"] = iso(now_utc())
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        con.execute(f"UPDATE posts SET {assignments} WHERE id = ?", [*fields.values(), post_id])
+        new_text = fields.get("text", old.text)
+        _audit(con, post_id, actor, action, old.state, new_state,
+               old.text if new_text != old.text else None, new_text if new_text != old.text else None, detail)
+        return Post.from_row(con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone())
+
+    def set_meta(self, con: sqlite3.Connection, key: str, value: str) -> None:
+        con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key, value])
+
+    def enabled_since(self, con: sqlite3.Connection, city: str, channel: str, configured: str, now: dt.datetime) -> str:
+        """When this channel was enabled: the configured instant, else the first time it was seen (recorded)."""
+        if configured:
+            return configured
+        row = con.execute("SELECT since FROM channels_enabled WHERE city = ? AND channel = ?", [city, channel]).fetchone()
+        if row:
+            return row[0]
+        since = iso(now)
+        con.execute("INSERT INTO channels_enabled (city, channel, since) VALUES (?, ?, ?)", [city, channel, since])
+        return since
+
+    def seen_slack_request(self, signature: str, now: float, keep_seconds: float = 600) -> bool:
+        """Record a signed Slack request; True when the very same one came before (a replay)."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM slack_requests_seen WHERE seen_at < ?", [now - keep_seconds])
+            try:
+                con.execute("INSERT INTO slack_requests_seen (signature, seen_at) VALUES (?, ?)", [signature, now])
+            except sqlite3.IntegrityError:
+                return True
+        return False
+
+
+def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> None:
+    con.execute(
+        "INSERT INTO audit (post_id, at, actor, action, old_state, new_state, old_text, new_text, detail) "
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        [post_id, iso(now_utc()), actor, action, old_state, new_state, old_text, new_text, detail])
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT our IMMEDIATE transaction; run the schema statement by statement.
+    lines = [line.split("--", 1)[0] if "--" in line else line for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,79 @@
+"""Shared set-up for the poster tests: the three fake APIs, channel config pointing at them, meetups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from jobs.ingest.run import ingest
+from tests.conftest import envelope, write_lines
+from tests.fakes.social_servers import FacebookServer, SlackServer, XServer
+
+SECRETS = {
+    "SYD_SLACK_TOKEN": "test-token",
+    "SYD_X_KEY": "x-api-key", "SYD_X_SECRET": "x-api-secret",
+    "SYD_X_TOKEN": "x-access-token", "SYD_X_TOKEN_SECRET": "x-access-secret",
+    "SYD_FB_TOKEN": "fb-page-token",
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+}
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def secrets_env(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    return SECRETS
+
+
+@pytest.fixture
+def servers():
+    with SlackServer() as slack, XServer() as x, FacebookServer() as fb:
+        yield {"slack": slack, "x": x, "facebook": fb}
+
+
+def channels(servers, *, city: str = "sydney", mode: str = "auto", post: str = "on_create",
+             enabled_since: str = "2020-01-01T00:00:00Z", kinds=("slack", "x", "facebook"), rate: float = 6000,
+             approvals_channel: str = "", **extra) -> dict:
+    """`make_config(**channels(...))`: the city's channels pointed at the fake servers."""
+    common = {"mode": mode, "post": post, "rate_per_minute": rate, **({"enabled_since": enabled_since} if enabled_since else {}), **extra}
+    table = {}
+    if "slack" in kinds:
+        table["slack"] = {"channel": "#meetups", "token_env": "SYD_SLACK_TOKEN", "base_url": servers["slack"].base_url, **common}
+    if "x" in kinds:
+        table["x"] = {"api_key_env": "SYD_X_KEY", "api_secret_env": "SYD_X_SECRET", "access_token_env": "SYD_X_TOKEN",
+                      "access_secret_env": "SYD_X_TOKEN_SECRET", "base_url": servers["x"].url, **common}
+    if "facebook" in kinds:
+        table["facebook"] = {"page_id": servers["facebook"].page_id, "page_token_env": "SYD_FB_TOKEN",
+                             "base_url": servers["facebook"].url, **common}
+    city_table = {"channels": table}
+    if approvals_channel:
+        city_table["approvals_slack_channel"] = approvals_channel
+    return {
+        "cities": {city: city_table},
+        "publisher": {"allow_hosts_for_tests": ["127.0.0.1"], "timeout_seconds": 2.0, "backoff_base_seconds": 0.05,
+                      "backoff_max_seconds": 0.2, "max_attempts": 4, "slack_signing_secret_env": "SLACK_SIGNING_SECRET"},
+    }
+
+
+def utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def meetup_events(event_id: str, *, created: dt.datetime, starts: dt.datetime, city: str = "sydney",
+                  title: str = "Python Meetup", venue: str = "Level 3, 1 George St", url: str | None = None) -> list[dict]:
+    data = {"event_id": event_id, "title": title, "starts_at": utc(starts), "venue": venue,
+            "url": url if url is not None else f"https://platform.example.com/e/{event_id}"}
+    return [envelope(f"ev{next(_ids)}", "event:created", data=data, time=utc(created), city=city)]
+
+
+def city_event(city: str = "sydney", name: str = "Sydney", tz: str = "Australia/Sydney",
+               time: str = "2020-01-01T00:00:00Z") -> dict:
+    return envelope(f"city{next(_ids)}", "city:upserted", data={"name": name, "timezone": tz}, time=time, city=city)
+
+
+def load(config, tmp_path, records) -> None:
+    path = write_lines(tmp_path / f"batch{next(_ids)}.ndjson", records)
+    ingest(config, files=[str(path)])

@@ -18,3 +18,4 @@ from pulse.cli import analytics as _analytics  # noqa: F401
 
 main = _main_group
 from pulse.cli import demo as _demo  # noqa: F401
+from pulse.cli import dashboards as _dashboards  # noqa: F401

@@ -19,3 +19,4 @@ from pulse.cli import analytics as _analytics  # noqa: F401
 main = _main_group
 from pulse.cli import demo as _demo  # noqa: F401
 from pulse.cli import dashboards as _dashboards  # noqa: F401
+from pulse.cli import posts as _posts  # noqa: F401

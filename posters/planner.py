@@ -52,7 +52,10 @@ def sync(config: Config, store: PostStore, now: dt.datetime, *, read=read_change
                     _apply(store, con, channel, meetup, now, summary)
                 except DraftError as error:
                     summary.errors.append(f"{channel.key}: meetup {meetup.event_id}: {error}")
-        store.set_meta(con, "last_seq", str(upto))
+        # Two syncs may overlap (`pulse posts list` beside `pulse publish`): each re-reads the posts
+        # inside its transaction, and the position only moves forward.
+        if upto > int(store.meta("last_seq", "0")):
+            store.set_meta(con, "last_seq", str(upto))
     return summary
 
 

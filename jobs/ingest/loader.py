@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch
-from jobs.ingest.validation import validation_query
+from jobs.ingest.validation import LENIENT_JSON, validation_query
 
 _VALIDATION_SQL = validation_query("batch")
 
@@ -110,7 +110,14 @@ def _as_arrow(batch: Batch) -> pa.Table:
 
 
 def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, first_seq: int) -> Counts:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {_VALIDATION_SQL}")
+    maybe_lenient = con.execute(
+        "SELECT ord, raw FROM batch WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
+    not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
+    con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {_VALIDATION_SQL}")
+    finally:
+        con.unregister("not_strict_json")
     # Most records are new: only keys seen twice in the batch, or already in events (found by
     # their hash alone, a cheap scan), need the closer look below.
     con.execute("""
@@ -186,6 +193,19 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
         con.execute("DROP TABLE IF EXISTS suspect_keys")
         con.execute("DROP TABLE IF EXISTS new_rejects")
     return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
+
+
+def is_strict_json(text: str) -> bool:
+    """One complete JSON value by RFC 8259: no NaN or Infinity, no trailing commas."""
+    try:
+        json.loads(text, parse_constant=_refuse)
+        return True
+    except (ValueError, RecursionError):
+        return False
+
+
+def _refuse(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def same_json(a: str, b: str) -> bool:

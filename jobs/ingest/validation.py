@@ -6,7 +6,9 @@ attributes (as JSON values) and once more into every `data` field any type knows
 picks the first reject reason that applies, in the contract's order. Everything here is pure:
 it builds SQL text; `loader.py` runs it.
 
-The query reads a relation `batch(ord, loc_prefix, loc_number, raw, utf8_ok)` and returns one row
+The query reads a relation `batch(ord, loc_prefix, loc_number, raw, utf8_ok)`, and
+`not_strict_json(ord)`: lines DuckDB's lenient JSON reader accepts but JSON does not (see
+`LENIENT_JSON`), found beforehand by `loader.py`. It returns one row
 per non-blank line: `ord, location, raw, reason` (NULL when valid) and the envelope columns the
 events table keeps, with `key_hash = hash(source, id)`.
 """
@@ -27,6 +29,9 @@ RFC3339 = (
 # What the contract calls whitespace on a blank line (Python's str.isspace for ASCII).
 BLANK_CHARS = " \t\n\r\x0b\x0c"
 SLUG = r"[a-z0-9][a-z0-9-]*"
+# DuckDB's JSON reader (yyjson) also takes trailing commas and NaN/Infinity, which JSON does not.
+# Lines where this matches are checked again with a strict parser (false alarms only cost time).
+LENIENT_JSON = r",\s*[}\]]|[:\[,]\s*[-+]?(?i:nan|inf)"
 
 
 def _sql_str(text: str) -> str:
@@ -96,12 +101,12 @@ def validation_query(relation: str = "batch") -> str:
     envelope_shape = _shape(["specversion", "id", "source", "type", "time", "city", "data"])
     return f"""
 WITH parsed AS (
-    SELECT ord, loc_prefix, loc_number, raw, utf8_ok,
-           CASE WHEN utf8_ok THEN try(from_json(raw, {envelope_shape})) END AS e
-    FROM {relation}
+    SELECT ord, loc_prefix, loc_number, raw, utf8_ok, not_strict,
+           CASE WHEN utf8_ok AND NOT not_strict THEN try(from_json(raw, {envelope_shape})) END AS e
+    FROM (SELECT *, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM {relation})
 ),
 envelope AS (
-    SELECT ord, loc_prefix, loc_number, raw, utf8_ok, e,
+    SELECT ord, loc_prefix, loc_number, raw, utf8_ok, not_strict, e,
            e IS NULL AND trim(raw, {_sql_str(BLANK_CHARS)}) = '' AS blank,
            -- from_json reads an array or a scalar as a record of NULLs, so look at the first byte
            e IS NOT NULL AND ltrim(raw, {_sql_str(BLANK_CHARS)})[1] = '{{' AS is_object,
@@ -122,7 +127,7 @@ judged AS (
     SELECT ord, loc_prefix, loc_number, raw, source, id, type, time_text, city, data,
         CASE
             WHEN NOT utf8_ok THEN 'invalid_utf8'
-            WHEN e IS NULL AND NOT coalesce(json_valid(raw), false) THEN 'invalid_json'
+            WHEN not_strict OR (e IS NULL AND NOT coalesce(json_valid(raw), false)) THEN 'invalid_json'
             WHEN NOT is_object THEN 'not_object'
             WHEN e.specversion IS DISTINCT FROM '"1.0"' THEN 'bad_specversion'
             WHEN e.id IS NULL THEN 'missing_id'

@@ -98,3 +98,30 @@ def test_a_bad_config_fails_at_start_with_exit_2(tmp_path):
 def test_every_command_has_help(tmp_path, command):
     result = pulse(*command, "--help", cwd=tmp_path, check=True)
     assert result.stdout.startswith("Usage: ")
+
+
+def test_a_progress_bar_on_a_terminal_only(tmp_path):
+    import pty
+
+    write_lines(tmp_path / "exports" / "a.ndjson", [envelope(id=str(i)) for i in range(2000)])
+    (tmp_path / "pulse.toml").write_text('[ingest]\nbatch_bytes = 65536\n')
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "pulse", "ingest", "--file", "exports"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=slave, text=True,
+                               env={**os.environ, "PULSE_CONFIG": ""})
+    os.close(slave)
+    out, _ = process.communicate(timeout=120)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert out == "accepted 2000, duplicates 0, rejected 0\n"
+    assert b"adhoc: [" in shown and b"100.0%" in shown
+    piped = pulse("ingest", "--file", "exports", cwd=tmp_path, check=True)
+    assert piped.stderr == ""

@@ -34,9 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from pulse.config import ChannelConfig, Config, check_channel_secrets
+from pulse.config import ChannelConfig, Config, ConfigError, check_channel_secrets
 
 from posters import x_length
+from posters.allowlist import EgressRefused, check_url
 from posters.channels import Channel, SendError, make_channel
 from posters.planner import SyncSummary, sync
 from posters.store import Post, PostError, PostStore, iso, now_utc
@@ -111,6 +112,17 @@ def publisher_lock(config: Config):
         os.close(fd)
 
 
+def check_egress(config: Config) -> None:
+    """Fail at start when a channel's test `base_url` points at a host outside the allowlist."""
+    for channel in channel_configs(config).values():
+        if channel.base_url:
+            try:
+                check_url(channel.base_url, config.publisher.allow_hosts_for_tests)
+            except EgressRefused as error:
+                raise ConfigError(f"{channel.key}.base_url: {error}; leave base_url out outside tests, or list "
+                                  "the test host in publisher.allow_hosts_for_tests") from None
+
+
 def channel_configs(config: Config) -> dict[tuple[str, str], ChannelConfig]:
     return {(c.city, c.kind): c for city in config.cities for c in city.channels}
 
@@ -133,6 +145,7 @@ class Publisher:
     # -- the run --------------------------------------------------------------------------
 
     def run(self, *, dry_run: bool = False, send_approval_requests: bool = True) -> PublishReport:
+        check_egress(self.config)
         if not dry_run:
             check_channel_secrets(self.config)
         # The lock is held for the whole run: a second publisher must never take this run's

@@ -36,8 +36,8 @@ SENT_OR_MAYBE = ("publishing", "published", "needs_attention")
 # Which state may follow which (the publisher, approvers, sync and `resolve` all go through `transition`).
 TRANSITIONS = {
     "pending_approval": {"pending_approval", "approved", "rejected", "withdrawn"},
-    "approved": {"approved", "pending_approval", "publishing", "rejected", "withdrawn"},
-    "scheduled": {"scheduled", "publishing", "rejected", "withdrawn"},
+    "approved": {"approved", "pending_approval", "publishing", "failed", "rejected", "withdrawn"},
+    "scheduled": {"scheduled", "publishing", "failed", "rejected", "withdrawn"},
     "publishing": {"published", "failed", "needs_attention", "approved", "scheduled"},
     "failed": {"approved", "scheduled", "pending_approval", "rejected", "withdrawn"},
     "needs_attention": {"published", "approved", "scheduled"},

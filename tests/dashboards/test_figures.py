@@ -1,0 +1,239 @@
+"""The figures a page shows: KPI tiles against hand-counted events, the served data against
+`pulse metrics`, and every plotly figure against plotly's own schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from click.testing import CliRunner
+
+from analytics import refresh
+from dashboards import data, figures, kpis, ranges, render
+from dashboards.snapshot import SnapshotReader, publish, snapshot_path
+from dashboards.web.app import create_app
+from jobs.ingest.run import ingest
+from pulse.cli import main as cli_main
+from pulse.people import People
+from tests.dashboards.conftest import ADMIN_PASSWORD, SECRET, make_config
+from tests.dashboards.test_web_access import sign_in
+
+NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
+
+
+def ev(type, id, time, **fields):
+    return {"specversion": "1.0", "id": id, "source": "tests/kpi", "type": type, "time": time,
+            "city": "testville", "data": fields}
+
+
+# The range asked for is 2026-03-01..2026-03-10 (10 days); the previous one 2026-02-19..02-28.
+SCENARIO = [
+    ev("city:upserted", "c", "2026-01-01T00:00:00Z", name="Testville", timezone="UTC"),
+    ev("user:joined_city", "j5", "2026-01-10T10:00:00Z", user_id="u5"),   # before both ranges
+    ev("user:joined_city", "j1", "2026-02-20T10:00:00Z", user_id="u1"),   # previous range
+    ev("user:joined_city", "j2", "2026-02-25T10:00:00Z", user_id="u2"),   # previous range
+    ev("user:joined_city", "j3", "2026-03-02T10:00:00Z", user_id="u3"),
+    ev("user:joined_city", "j1b", "2026-03-03T10:00:00Z", user_id="u1"),  # already a member: nothing
+    ev("user:left_city", "l2", "2026-03-05T10:00:00Z", user_id="u2"),
+    ev("user:joined_city", "j4", "2026-03-09T10:00:00Z", user_id="u4"),
+    # Meetup A (this range): going u1, u2 (u3 changed their mind); checked in u1 and u4 (a walk-in).
+    ev("event:created", "ma", "2026-02-01T00:00:00Z", event_id="A", title="A", starts_at="2026-03-04T18:00:00Z"),
+    ev("event:rsvp", "ra1", "2026-03-01T00:00:00Z", event_id="A", user_id="u1", status="going"),
+    ev("event:rsvp", "ra2", "2026-03-01T00:00:00Z", event_id="A", user_id="u2", status="going"),
+    ev("event:rsvp", "ra3", "2026-03-01T00:00:00Z", event_id="A", user_id="u3", status="going"),
+    ev("event:rsvp", "ra3b", "2026-03-02T00:00:00Z", event_id="A", user_id="u3", status="not_going"),
+    ev("event:checked_in", "ca1", "2026-03-04T18:05:00Z", event_id="A", user_id="u1"),
+    ev("event:checked_in", "ca4", "2026-03-04T18:06:00Z", event_id="A", user_id="u4"),
+    # Meetup B (this range) is cancelled: not held.
+    ev("event:created", "mb", "2026-02-01T00:00:00Z", event_id="B", title="B", starts_at="2026-03-06T18:00:00Z"),
+    ev("event:rsvp", "rb1", "2026-03-01T00:00:00Z", event_id="B", user_id="u1", status="going"),
+    ev("event:cancelled", "xb", "2026-03-05T00:00:00Z", event_id="B"),
+    # Meetup C (previous range): going u1, u5, both came.
+    ev("event:created", "mc", "2026-02-01T00:00:00Z", event_id="C", title="C", starts_at="2026-02-25T18:00:00Z"),
+    ev("event:rsvp", "rc1", "2026-02-20T00:00:00Z", event_id="C", user_id="u1", status="going"),
+    ev("event:rsvp", "rc5", "2026-02-20T00:00:00Z", event_id="C", user_id="u5", status="going"),
+    ev("event:checked_in", "cc1", "2026-02-25T18:05:00Z", event_id="C", user_id="u1"),
+    ev("event:checked_in", "cc5", "2026-02-25T18:05:00Z", event_id="C", user_id="u5"),
+    # Meetup D (this range) starts after NOW: not held yet.
+    ev("event:created", "md", "2026-02-01T00:00:00Z", event_id="D", title="D", starts_at="2026-03-09T18:00:00Z"),
+    ev("event:rsvp", "rd1", "2026-03-01T00:00:00Z", event_id="D", user_id="u1", status="going"),
+    # Blog: this range 4 views by visitors x, y (x read two posts); the previous range 1 view.
+    ev("blog:post_published", "pb1", "2026-02-01T00:00:00Z", post_id="b1", title="First"),
+    ev("blog:post_viewed", "v1", "2026-03-02T09:00:00Z", post_id="b1", visitor_id="x"),
+    ev("blog:post_viewed", "v2", "2026-03-02T10:00:00Z", post_id="b1", visitor_id="y"),
+    ev("blog:post_viewed", "v3", "2026-03-03T09:00:00Z", post_id="b1", visitor_id="x"),
+    ev("blog:post_viewed", "v4", "2026-03-05T09:00:00Z", post_id="b2", visitor_id="x"),
+    ev("blog:post_viewed", "v0", "2026-02-21T09:00:00Z", post_id="b1", visitor_id="z"),
+]
+
+# Counted by hand from SCENARIO: (value, previous).
+EXPECTED = {
+    "members_now": (4, 3),          # u5 u1 u3 u4 / u5 u1 u2
+    "net_growth": (1, 2),           # +u3 +u4 -u2 / +u1 +u2
+    "meetups_held": (1, 1),         # A / C
+    "attendance_rate": ("0.5000", "1.0000"),  # (2 going - 1 no-show) / 2 ; 2/2
+    "blog_views": (4, 1),
+    "unique_visitors": (2, 1),      # x, y over both posts (per post it would add up to 3)
+}
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kpi-scenario")
+    config = make_config(base / "warehouse")
+    path = base / "events.ndjson"
+    path.write_text("".join(json.dumps(e) + "\n" for e in SCENARIO), encoding="utf-8")
+    assert ingest(config, files=[str(path)]).rejected == 0
+    refresh.build(config)
+    publish(config)
+    People(config).add("admin@example.org", "admin", password=ADMIN_PASSWORD)
+    return config
+
+
+CHOICE = ranges.Choice("custom", date(2026, 3, 1), date(2026, 3, 10), "week")
+
+
+def test_kpi_tiles_match_the_hand_count(scenario):
+    with SnapshotReader(snapshot_path(scenario)).cursor() as (con, _, _):
+        city = data.find_city(con, "testville")
+        found = data.city_data(con, city, data.city_window(city, CHOICE, NOW), NOW)
+    tiles = {k.key: (k.output(k.value), k.output(k.previous)) for k in found.kpis}
+    assert tiles == EXPECTED
+
+
+def test_kpi_download_is_the_same_figures(scenario):
+    app = create_app(scenario, secret_key=SECRET, clock=lambda: NOW)
+    admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
+    query = "range=custom&from=2026-03-01&to=2026-03-10&period=week"
+    rows = admin.get(f"/city/testville/kpis.json?{query}").get_json()
+    assert {row["metric"]: (row["value"], row["previous_value"]) for row in rows} == EXPECTED
+    assert {(row["from"], row["to"], row["previous_from"], row["previous_to"]) for row in rows} == {
+        ("2026-03-01", "2026-03-10", "2026-02-19", "2026-02-28")}
+    by_metric = {row["metric"]: row["change"] for row in rows}
+    assert by_metric["net_growth"] == -1 and by_metric["attendance_rate"] == "-0.5000"
+    page = admin.get(f"/city/testville?{query}").get_data(as_text=True)
+    assert "50.0%" in page and "\u221250.0 pts" in page  # the rate tile and its change
+    # The meetups table lists the cancelled one too, marked.
+    meetups = list(csv.DictReader(io.StringIO(admin.get(f"/city/testville/meetups.csv?{query}").get_data(as_text=True))))
+    assert [(m["event_id"], m["status"]) for m in meetups] == [("A", "scheduled"), ("B", "cancelled"), ("D", "scheduled")]
+
+
+def test_presets_end_on_the_citys_own_today():
+    choice = ranges.parse_choice({"range": "30d", "period": "month"})
+    late_utc = datetime(2026, 3, 8, 20, 0, tzinfo=timezone.utc)  # already 03-09 in Sydney
+    sydney = ranges.window(choice, ranges.local_today("Australia/Sydney", late_utc))
+    assert (sydney.start, sydney.end) == (date(2026, 2, 8), date(2026, 3, 9))
+    assert (sydney.previous_start, sydney.previous_end) == (date(2026, 1, 9), date(2026, 2, 7))
+    utc = ranges.window(choice, ranges.local_today("UTC", late_utc))
+    assert utc.end == date(2026, 3, 8)
+
+
+def _cli_json(config, *args) -> list[dict]:
+    """What `pulse metrics ... --format json` prints (the command itself, run in-process)."""
+    result = CliRunner().invoke(cli_main, ["--data-dir", str(config.data_dir), "metrics", *args,
+                                           "--format", "json", "--no-build"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _ranges(today: date):
+    """(query, first, last, period) for a custom range inside the demo year and a preset."""
+    first, last = today - timedelta(days=200), today - timedelta(days=95)
+    yield (f"range=custom&from={first}&to={last}&period=week", first, last, "week")
+    yield ("range=90d&period=month", today - timedelta(days=89), today, "month")
+
+
+def test_served_data_equals_pulse_metrics(demo):
+    app = create_app(demo.config, secret_key=SECRET)
+    admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
+    sydney_today = demo.now.astimezone(ZoneInfo("Australia/Sydney")).date()
+    for query, first, last, period in _ranges(sydney_today):
+        served = {name: admin.get(f"/city/sydney/{name}.json?{query}").get_json()
+                  for name in ("member-growth", "attendance-trend", "meetups", "blog-views", "top-posts")}
+        common = ["--city", "sydney", "--from", first.isoformat(), "--to", last.isoformat()]
+        assert served["member-growth"] == _cli_json(demo.config, "member-growth", *common, "--period", period)
+        assert served["attendance-trend"] == _cli_json(demo.config, "attendance-trend", *common)
+        assert served["meetups"] == _cli_json(demo.config, "attendance", *common)
+        assert served["blog-views"] == _cli_json(demo.config, "blog-views", *common, "--period", period)
+        assert served["top-posts"] == _cli_json(demo.config, "top-posts", *common)
+        assert all(served.values()), "every table has rows in the demo data"
+        # And the CSV is the same rows as the JSON.
+        member_csv = admin.get(f"/city/sydney/member-growth.csv?{query}").get_data(as_text=True)
+        assert [row["members_end"] for row in csv.DictReader(io.StringIO(member_csv))] == [
+            str(row["members_end"]) for row in served["member-growth"]]
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+def _frames():
+    growth = pd.DataFrame({"city": ["c"] * 3, "period_start": [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)],
+                           "joins": [3, 0, 2], "leaves": [1, 0, 4], "net": [2, 0, -2], "members_end": [10, 10, 8]})
+    trend = pd.DataFrame({"city": ["c"] * 2, "month": [date(2026, 2, 1), date(2026, 3, 1)], "events": [1, 0],
+                          "going": [4, 0], "checked_in": [3, 0], "no_shows": [1, 0],
+                          "attendance_rate": [0.75, float("nan")]})
+    views = pd.DataFrame({"city": ["c"] * 3, "post_id": ["a", "b", "a"], "title": ["A", "B", "A"],
+                          "period_start": [date(2026, 3, 2), date(2026, 3, 2), date(2026, 3, 9)],
+                          "views": [5, 2, 1], "unique_visitors": [4, 2, 1]})
+    top = pd.DataFrame({"city": ["c"] * 3, "post_id": ["p1", "p2", "p3"],
+                        "title": ["<b>bold</b> & <a href='javascript:alert(1)'>x</a>", "", "Same"],
+                        "views": [9, 5, 1], "unique_visitors": [3, 2, 1]})
+    return growth, trend, views, top
+
+
+def test_figures_follow_the_plotly_schema_and_carry_the_numbers():
+    growth, trend, views, top = _frames()
+    built = {
+        "growth": figures.member_growth(growth, "week"),
+        "trend": figures.attendance_trend(trend),
+        "views": figures.blog_views(views, "week"),
+        "top": figures.top_posts(top, label_length=200),
+    }
+    for name, figure in built.items():
+        go.Figure(figure)  # raises on anything plotly does not know
+    joins, leaves, members = built["growth"]["data"]
+    assert joins["y"] == [3, 0, 2] and leaves["y"] == [-1, 0, -4] and members["y"] == [10, 10, 8]
+    assert built["trend"]["data"][2]["y"] == [75.0, None]  # percent; an undefined rate is a gap
+    assert built["views"]["data"][0]["x"] == ["2026-03-02", "2026-03-09"]
+    assert built["views"]["data"][0]["y"] == [7, 1]
+    labels = built["top"]["data"][0]["y"]
+    assert labels == ["1. &lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&#x27;javascript:alert(1)&#x27;&gt;x&lt;/a&gt;",
+                      "2. (untitled p2)", "3. Same"]
+    assert built["top"]["data"][0]["hovertext"][0] == labels[0][3:]
+
+
+def test_long_titles_are_shortened_on_the_axis_only():
+    _, _, _, top = _frames()
+    top.loc[0, "title"] = "A" * 60
+    figure = figures.top_posts(top, label_length=48)
+    assert figure["data"][0]["y"][0] == "1. " + "A" * 47 + "\u2026"
+    assert figure["data"][0]["hovertext"][0] == "A" * 60
+
+
+def test_empty_frames_give_an_empty_chart_that_says_so():
+    empty = pd.DataFrame(columns=["period_start", "joins", "leaves", "net", "members_end"])
+    figure = figures.member_growth(empty, "month")
+    go.Figure(figure)
+    assert figure["data"] == [] and figure["layout"]["annotations"][0]["text"] == "No data in this range"
+
+
+def test_figure_json_cannot_close_its_script_element():
+    text = figures.to_json({"data": [{"type": "bar", "y": [1], "name": "</script><script>alert(1)</script>"}],
+                            "layout": {}})
+    assert "</script" not in text and "<" not in text
+    assert json.loads(text)["data"][0]["name"] == "</script><script>alert(1)</script>"
+
+
+def test_kpi_change_texts():
+    up = kpis.Kpi("k", "K", 12, 10)
+    down = kpis.Kpi("r", "R", __import__("decimal").Decimal("0.5000"), __import__("decimal").Decimal("0.7500"), kind="rate")
+    none = kpis.Kpi("r", "R", None, __import__("decimal").Decimal("0.5"), kind="rate")
+    assert render.kpi_change(up) == ("+2", "up")
+    assert render.kpi_change(down) == ("\u221225.0 pts", "down")
+    assert render.kpi_change(none) == ("no comparison", "flat")
+    assert render.kpi_value(down) == "50.0%" and render.kpi_value(none) == "–"

@@ -77,3 +77,27 @@ def city_event(city: str = "sydney", name: str = "Sydney", tz: str = "Australia/
 def load(config, tmp_path, records) -> None:
     path = write_lines(tmp_path / f"batch{next(_ids)}.ndjson", records)
     ingest(config, files=[str(path)])
+
+
+def toml(table: dict, prefix: str = "") -> str:
+    """Just enough TOML for a config: scalars and lists first, then sub-tables."""
+    import json
+    lines, subtables = [], []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    text = (f"[{prefix}]\n" if prefix and lines else "") + "\n".join(lines) + ("\n" if lines else "")
+    for key, value in subtables:
+        text += toml(value, f"{prefix}.{key}" if prefix else key)
+    return text
+
+
+def config_file(tmp_path, raw: dict):
+    """(Config, path of its TOML file) with the warehouse in tmp_path: for tests that run the CLI."""
+    from pulse import config as config_module
+    raw = {"warehouse": {"data_dir": str(tmp_path / "warehouse"), "lock_timeout_seconds": 30}, **raw}
+    path = tmp_path / "pulse.toml"
+    path.write_text(toml(raw), encoding="utf-8")
+    return config_module.load(path), path

@@ -17,24 +17,10 @@ from posters.publisher import Publisher
 from posters.store import PostStore
 from pulse import config as config_module
 from pulse import demo_data
-from tests.posters.conftest import channels, city_event, load, meetup_events
+from tests.posters.conftest import channels, city_event, load, meetup_events, toml
 
 NOW = dt.datetime.now(dt.timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def toml(table: dict, prefix: str = "") -> str:
-    """Just enough TOML for a config: scalars and lists first, then sub-tables."""
-    lines, subtables = [], []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            subtables.append((key, value))
-        else:
-            lines.append(f"{key} = {json.dumps(value)}")
-    text = (f"[{prefix}]\n" if prefix and lines else "") + "\n".join(lines) + ("\n" if lines else "")
-    for key, value in subtables:
-        text += toml(value, f"{prefix}.{key}" if prefix else key)
-    return text
 
 
 @pytest.mark.parametrize("kind", ["slack", "x", "facebook"])

@@ -1,0 +1,138 @@
+"""Drafts: templates, escaping, X fitting; and how updates and cancellations change them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from posters import drafts, x_length
+from posters.publisher import Publisher
+from posters.store import PostStore
+from pulse.config import ChannelConfig, ConfigError, from_dict
+from tests.conftest import envelope
+from tests.posters.conftest import channels, city_event, load, meetup_events, utc
+
+NOW = dt.datetime.now(dt.timezone.utc)
+STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)  # 18:30 in Sydney (AEDT, +11)
+
+
+def meetup(**kwargs) -> drafts.Meetup:
+    values = dict(city="sydney", event_id="m1", title="Python Meetup", starts_at=STARTS, created_at=STARTS,
+                  timezone="Australia/Sydney", city_name="Sydney", venue="Level 3", url="https://p.example.com/e/1")
+    values.update(kwargs)
+    return drafts.Meetup(**values)
+
+
+def channel(kind="x", **kwargs) -> ChannelConfig:
+    return ChannelConfig(city="sydney", kind=kind, **kwargs)
+
+
+def test_local_date_and_time_and_empty_lines_dropped():
+    text, content = drafts.draft(channel(), "announce", meetup(venue=""))
+    assert text == "Python Meetup\n🗓 Sat 5 Dec 2026, 18:30 AEDT\nhttps://p.example.com/e/1"
+    assert content == {"text": text}
+
+
+def test_x_title_shortened_link_kept():
+    long_title = "超長いタイトル" * 40 + " 🎉"
+    text, _ = drafts.draft(channel(), "announce", meetup(title=long_title))
+    assert x_length.weighted_length(text) <= 280
+    first = text.split("\n")[0]
+    assert first.endswith("…") and long_title.startswith(first[:-1])
+    assert text.endswith("\nhttps://p.example.com/e/1")
+    # Not shorter than needed: one more unit of the title would not fit.
+    one_more = x_length.shorten(long_title, x_length.unit_count(first[:-1]) + 1)
+    assert x_length.weighted_length(text.replace(first, one_more)) > 280
+
+
+def test_slack_escapes_user_text_and_has_fallback():
+    text, content = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce",
+                                 meetup(title="<@U123> & <!here> <https://evil|click>"))
+    assert "&lt;@U123&gt; &amp; &lt;!here&gt; &lt;https://evil|click&gt;" in text
+    assert content["text"] == text and content["blocks"][0]["text"] == {"type": "mrkdwn", "text": text}
+
+
+def test_facebook_message_plus_link():
+    text, content = drafts.draft(channel("facebook", page_id="1", page_token_env="P"), "announce", meetup())
+    assert content == {"message": text, "link": "https://p.example.com/e/1"} and "https://" not in text
+
+
+def test_custom_template_cannot_run_code():
+    with pytest.raises(ConfigError, match=r"cities\.sydney\.channels\.x\.template: unknown placeholder \{title\.__class__\}"):
+        from_dict({"cities": {"sydney": {"channels": {"x": {
+            "api_key_env": "A", "api_secret_env": "B", "access_token_env": "C", "access_secret_env": "D",
+            "template": "{title.__class__}"}}}}})
+    text, _ = drafts.draft(channel(template="{{literal}} {title} at {venue} in {city_name}"), "announce", meetup())
+    assert text == "{literal} Python Meetup at Level 3 in Sydney"
+
+
+# -- changes and cancellations ---------------------------------------------------------------
+
+def updated(event_id, *, time, **data):
+    return envelope(f"u-{event_id}-{time}", "event:updated", data={"event_id": event_id, **data}, time=time)
+
+
+def cancelled(event_id, *, time):
+    return envelope(f"c-{event_id}-{time}", "event:cancelled", data={"event_id": event_id, "reason": "Venue flooded"},
+                    time=time)
+
+
+def test_change_before_publishing_rerenders_and_needs_approval_again(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers, mode="approval", kinds=("x",)))
+    starts = NOW + dt.timedelta(days=6)
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=2), starts=starts))
+    Publisher(config).run()
+    with PostStore(config) as store:
+        post = store.find()[0]
+        with store.transaction() as con:
+            store.change(con, post.id, actor="a@b", action="approve", state="approved", approved_by="a@b")
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)), venue="New venue")])
+    Publisher(config).run()
+    with PostStore(config) as store:
+        post = store.get(post.id)
+        assert post.state == "pending_approval" and "📍 New venue" in post.text and post.approved_by is None
+    assert servers["x"].posts == []
+
+
+def test_after_publishing_update_and_cancellation_drafts(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers, kinds=("slack", "x")))
+    starts = NOW + dt.timedelta(days=6)
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3), starts=starts))
+    assert Publisher(config).run().count("published") == 2
+    # A title-only change after publishing says nothing; a new time makes update drafts.
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=2)), title="Renamed")])
+    assert Publisher(config).run().sync.followups == 0
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)),
+                                    starts_at=utc(starts + dt.timedelta(hours=1)))])
+    report = Publisher(config).run()
+    assert report.sync.followups == 2 and report.outcomes == []  # updates always need approval
+    with PostStore(config) as store:
+        updates = store.find(kind="update")
+        assert {u.state for u in updates} == {"pending_approval"}
+        for update in updates:
+            with store.transaction() as con:
+                store.change(con, update.id, actor="a@b", action="approve", state="approved")
+    assert Publisher(config).run().count("published") == 2
+    slack_update = servers["slack"].posts[-1]
+    assert slack_update["thread_ts"] == servers["slack"].posts[0]["ts"]  # a reply in the announcement's thread
+    assert servers["x"].posts[-1]["reply"] == {"in_reply_to_tweet_id": servers["x"].posts[0]["id"]}
+    # Cancelled: a cancellation draft per channel, needing approval.
+    load(config, tmp_path, [cancelled("m1", time=utc(NOW - dt.timedelta(minutes=5)))])
+    report = Publisher(config).run()
+    with PostStore(config) as store:
+        cancels = store.find(kind="cancel")
+        assert len(cancels) == 2 and {c.state for c in cancels} == {"pending_approval"}
+        assert all("Venue flooded" in c.text for c in cancels)
+
+
+def test_cancellation_before_publishing_withdraws(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers, mode="approval"))
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3),
+                                                          starts=NOW + dt.timedelta(days=6)))
+    Publisher(config).run()
+    load(config, tmp_path, [cancelled("m1", time=utc(NOW - dt.timedelta(hours=1)))])
+    report = Publisher(config).run()
+    assert report.sync.withdrawn == 3 and report.sync.followups == 0
+    with PostStore(config) as store:
+        assert {p.state for p in store.find()} == {"withdrawn"}

@@ -17,12 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-import duckdb
-
 from analytics import metrics
 from dashboards import data as data_module, render
 from dashboards.ranges import Choice
-from dashboards.snapshot import Freshness, publish_from, read_freshness, snapshot_path
+from dashboards.snapshot import Freshness, open_snapshot, publish_from, read_freshness, snapshot_path
 from pulse.config import Config
 
 DEFAULT_STALE_AFTER = timedelta(hours=24)
@@ -94,8 +92,7 @@ def export_snapshot(
     links = render.StaticLinks()
     city_template, overview_template = env.get_template("city.html"), env.get_template("overview.html")
     written: list[Path] = []
-    with contextlib.closing(duckdb.connect(str(snapshot), read_only=True)) as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with contextlib.closing(open_snapshot(snapshot, threads=2)) as con:
         freshness: Freshness = read_freshness(con)
         every_city = data_module.cities(con) if freshness.built else []
         chosen = [c for c in every_city if cities is None or c.slug in cities]

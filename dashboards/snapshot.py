@@ -190,6 +190,30 @@ def _sql_text(text: str) -> str:
     return str(text).replace("'", "''")
 
 
+def open_snapshot(path: Path, threads: int = 1) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the snapshot file at `path` as it is now.
+
+    Through a new in-memory database that attaches the file, not `duckdb.connect(path)`:
+    DuckDB keeps one database per path and process, so connecting by path again after the
+    file was replaced would hand back the old, still open one. Cursors of the returned
+    connection must `use_snapshot` first.
+    """
+    con = duckdb.connect(":memory:", config={"threads": threads})
+    con.execute(f"ATTACH '{_sql_text(path)}' AS {_READ_ALIAS} (READ_ONLY)")
+    use_snapshot(con)
+    return con
+
+
+_READ_ALIAS = "dashboard_snapshot"
+
+
+def use_snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the attached snapshot the default database of this connection or cursor."""
+    con.execute(f"USE {_READ_ALIAS}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET python_enable_replacements = false")
+
+
 def read_freshness(con: duckdb.DuckDBPyConnection) -> Freshness:
     row = con.execute("SELECT * FROM dashboard_meta").fetchall()[0]
     return Freshness(*row)
@@ -230,9 +254,7 @@ class SnapshotReader:
                 # The old connection is left to the garbage collector: requests still
                 # running on it keep their cursors, and the replaced file stays readable
                 # through them until they finish.
-                con = duckdb.connect(str(self.path), read_only=True, config={"threads": 1})
-                con.execute("SET TimeZone = 'UTC'")
-                con.execute("SET python_enable_replacements = false")
+                con = open_snapshot(self.path)
                 self._con, self._version = con, version
                 self._freshness = read_freshness(con)
             return self._con, self._version, self._freshness
@@ -246,6 +268,7 @@ class SnapshotReader:
             return
         cursor = con.cursor()
         try:
+            use_snapshot(cursor)
             yield cursor, version, freshness
         finally:
             cursor.close()
@@ -273,7 +296,7 @@ class Refresher:
             return True
         current = warehouse_mtime_ns(self.config)
         try:
-            with contextlib.closing(duckdb.connect(str(path), read_only=True)) as con:
+            with contextlib.closing(open_snapshot(path)) as con:
                 taken = read_freshness(con).warehouse_mtime_ns
         except duckdb.Error:
             return True

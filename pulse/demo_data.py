@@ -20,11 +20,14 @@ arguments give the same bytes.
 
 from __future__ import annotations
 
+import gc
 import gzip as _gzip
 import heapq
+import itertools
 import json
 import math
 import random
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -42,6 +45,8 @@ __all__ = [
 ]
 
 DAY_MS = 86_400_000
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+_PLAIN = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but " and \\
 HOUR_MS = 3_600_000
 MIN_MS = 60_000
 
@@ -149,6 +154,16 @@ class _Clock:
         self.offs_ms = [o * 1000 for o in offs]
         self.offstr = [_offset_str(o) for o in offs]
         self.transitions = starts[1:]
+        if not self.transitions:
+            self.fmt = self._fmt_fixed  # type: ignore[method-assign]
+
+    def _fmt_fixed(self, t: int) -> str:
+        d, rem = divmod(t + self.offs_ms[0], DAY_MS)
+        s, ms = divmod(rem, 1000)
+        ds = _DATES.get(d) or _date_str(d)
+        if ms:
+            return f"{ds}T{_HMS[s]}.{_MS3[ms]}{self.offstr[0]}"
+        return f"{ds}T{_HMS[s]}{self.offstr[0]}"
 
     def offset_ms(self, t: int) -> int:
         return self.offs_ms[bisect_right(self.starts, t) - 1]
@@ -254,6 +269,8 @@ def _normalise_cities(cities: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
         for key in ("slug", "name", "timezone"):
             if not c.get(key):
                 raise ValueError(f"city {c!r} needs {key!r}")
+        if not isinstance(c["slug"], str) or not _SLUG.fullmatch(c["slug"]):
+            raise ValueError(f"city slug {c['slug']!r} is not [a-z0-9][a-z0-9-]*")
         ZoneInfo(c["timezone"])  # an unknown name fails here, not in the middle of a stream
         c.setdefault("region", "")
         c.setdefault("weight", 1.0)
@@ -294,15 +311,25 @@ class _Pool:
 
 def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str, Any]],
             scale: float) -> Iterator[tuple[int, dict]]:
-    """Yield ``(arrival_day, envelope)`` in arrival order; arrival_day is days since 1970 (UTC)."""
+    """Yield ``(arrival_day, id, source, type, time, city, data)`` in arrival order.
+
+    ``arrival_day`` counts days since 1970-01-01 (UTC). Tuples, not envelopes: cheaper, and
+    generate_files() turns them straight into lines.
+    """
     if days < 1:
         raise ValueError("days must be at least 1")
     if scale <= 0:
         raise ValueError("scale must be positive")
     rng = random.Random(seed)
     rnd = rng.random
-    randrange = rng.randrange
-    randint = rng.randint
+
+    # cheaper than Random.randrange/randint and just as deterministic
+    def randrange(n: int) -> int:
+        return int(rnd() * n)
+
+    def randint(a: int, b: int) -> int:
+        return a + int(rnd() * (b - a + 1))
+
     expo = rng.expovariate
 
     cities = _normalise_cities(cities)
@@ -313,24 +340,24 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
     last_day = now_ms // DAY_MS
     region = cities[0]["region"] or "demo"
     source = f"platform/{region}"
+    if not _PLAIN.fullmatch(source):
+        raise ValueError(f"region {region!r} makes an odd source {source!r}")
     clocks = [_Clock(c["timezone"], start_ms - 3 * DAY_MS, now_ms + 100 * DAY_MS) for c in cities]
     slugs = [c["slug"] for c in cities]
     names = [c["name"] for c in cities]
 
     buckets: dict[int, list] = defaultdict(list)  # utc day -> [(t, seq, type, city index, data)]
     changes: dict[int, list] = defaultdict(list)  # utc day -> [(city index, user id, join?)]
-    seqn = 0
+    next_seq = itertools.count(1).__next__  # ties in time keep the order of planning
     cur_day = first_day
 
     def put(t: int, typ: str, ci: int, data: dict) -> None:
-        nonlocal seqn
         if t > now_ms:
             return
         d = t // DAY_MS
         if d < cur_day:  # never schedule into a day already emitted
             d = cur_day
-        seqn += 1
-        buckets[d].append((t, seqn, typ, ci, data))
+        buckets[d].append((t, next_seq(), typ, ci, data))
 
     counters = {"u": 1000, "m": 0, "p": 0, "v": 0}
 
@@ -338,9 +365,11 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
         counters["u"] += 1
         return f"u_{counters['u']}"
 
+    next_visitor = itertools.count(1).__next__
+
     def new_visitor() -> str:
-        counters["v"] += 1
-        return f"v_{counters['v'] * 2654435761 % 4294967296:08x}{counters['v'] % 97:02d}"
+        k = next_visitor()
+        return f"v_{k * 2654435761 % 4294967296:08x}{k % 97:02d}"
 
     pools = [_Pool() for _ in cities]
     regulars: list[list[str]] = [[] for _ in cities]
@@ -627,13 +656,12 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                 t = tp + int(expo(1.0) * 2 * DAY_MS)
             else:
                 t = tp + int(expo(1.0) * 20 * DAY_MS)
-            t += randrange(1000)
             r = rnd()
             data = {"post_id": pid}
             if r < 0.35 and vis:
-                data["visitor_id"] = vis[randrange(len(vis))]
+                data["visitor_id"] = vis[int(rnd() * len(vis))]
             elif r < 0.55 and pool:
-                u = pool[randrange(len(pool))]
+                u = pool[int(rnd() * len(pool))]
                 data["visitor_id"] = "v-" + u
                 data["user_id"] = u
             else:
@@ -643,10 +671,11 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                     vis.append(v)
             r = rnd()
             if r < 0.5:
-                data["referrer"] = _REFERRERS[randrange(len(_REFERRERS))]
-            put(t, "blog:post_viewed", ci, data)
-            if rnd() < 0.05:  # reloads the page a bit later
-                put(t + randint(5, 600) * 1000, "blog:post_viewed", ci, dict(data))
+                data["referrer"] = _REFERRERS[int(r * 14)]
+            if t <= now_ms:  # put(), inlined: views are the bulk of the stream
+                buckets[t // DAY_MS].append((t, next_seq(), "blog:post_viewed", ci, data))
+                if rnd() < 0.05:  # reloads the page a bit later
+                    put(t + randint(5, 600) * 1000, "blog:post_viewed", ci, dict(data))
 
     # --- join profile by UTC hour, per offset -----------------------------------------------
     cum_cache: dict[int, tuple[list[float], float]] = {}
@@ -669,6 +698,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
     n = 0
     src_blog = source + "-blog"
     prev_id = None
+    fmts = [c.fmt for c in clocks]
 
     # --- day by day -------------------------------------------------------------------------
     for D in range(first_day, last_day + 1):
@@ -735,14 +765,13 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                 if (n * 2654435761) % 1000 < 40:
                     tstr = _fmt_utc(t)
                 else:
-                    tstr = clocks[ci].fmt(t)
+                    tstr = fmts[ci](t)
                 src = source
                 if data is xsrc_data:
                     if prev_id is not None:
                         eid, src = prev_id, src_blog
                 prev_id = eid
-                append({"specversion": "1.0", "id": eid, "source": src, "type": typ,
-                        "time": tstr, "city": slugs[ci], "data": data})
+                append((D, eid, src, typ, tstr, slugs[ci], data))
         m = len(envs)
         if m > 1:
             for _ in range(_sround(rng, m * 0.03)):  # local shuffle
@@ -756,12 +785,11 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                 dset = set(delayed)
                 envs = [e for i, e in enumerate(envs) if i not in dset]
         for e in late.pop(D, ()):
-            envs.insert(randrange(len(envs) + 1), e)
-        for e in envs:
-            yield D, e
+            envs.insert(randrange(len(envs) + 1), (D,) + e[1:])
+        yield from envs
     for D in sorted(late):
         for e in late[D]:
-            yield last_day, e
+            yield (last_day,) + e[1:]
 
 
 def generate_events(*, seed: int = 7, now: datetime, days: int = 365,
@@ -772,8 +800,10 @@ def generate_events(*, seed: int = 7, now: datetime, days: int = 365,
     About 23k events per year at ``scale=1`` for :data:`REGION`; the count grows linearly with
     ``scale`` (see :func:`events_for_scale`).
     """
-    for _, env in _stream(seed=seed, now=now, days=days, cities=cities, scale=scale):
-        yield env
+    for _, i, so, ty, ti, ci, da in _stream(seed=seed, now=now, days=days, cities=cities,
+                                           scale=scale):
+        yield {"specversion": "1.0", "id": i, "source": so, "type": ty, "time": ti, "city": ci,
+               "data": da}
 
 
 _PROBE_NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -795,7 +825,43 @@ def events_for_scale(n_events: int, *, seed: int = 7, now: datetime | None = Non
 # ---------------------------------------------------------------------------------------------
 # Writing
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _make_encoder():
+    """``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))``, without building the C
+    encoder anew for every call (which is most of the cost for a small object)."""
+    import json.encoder as je
+
+    slow = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    if je.c_make_encoder is None:
+        return slow
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    # markers=None: no circular-reference check (events are trees)
+    c = je.c_make_encoder(None, default, je.encode_basestring, None, ":", ",", False, False, True)
+    join = "".join
+
+    def encode(obj: Any) -> str:
+        return join(c(obj, 0))
+
+    return encode
+
+
+_ENCODE = _make_encoder()
+_ENVELOPE_KEYS = ("specversion", "id", "source", "type", "time", "city", "data")
+
+
+def _line(env: Mapping) -> str:
+    """``env`` as one compact JSON line: exactly ``json.dumps(env, ensure_ascii=False,
+    separators=(",", ":"))``, but builds the envelope by hand when its attributes are plain ASCII
+    strings in the usual order (the generator's), which halves the cost."""
+    if type(env) is dict and tuple(env) == _ENVELOPE_KEYS and env["specversion"] == "1.0":
+        i, so, ty, ti, ci = env["id"], env["source"], env["type"], env["time"], env["city"]
+        if (type(i) is str and type(so) is str and type(ty) is str and type(ti) is str
+                and type(ci) is str and _PLAIN.fullmatch(i + so + ty + ti + ci)):
+            return (f'{{"specversion":"1.0","id":"{i}","source":"{so}","type":"{ty}",'
+                    f'"time":"{ti}","city":"{ci}","data":{_ENCODE(env["data"])}}}')
+    return _ENCODE(env)
 
 
 def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = False) -> int:
@@ -803,16 +869,22 @@ def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = Fa
     opener = (lambda p: _gzip.open(p, "wb", compresslevel=6)) if gzip else (lambda p: open(p, "wb"))
     n = 0
     buf: list[str] = []
-    with opener(path) as fh:
-        for env in events:
-            buf.append(_ENCODE(env))
-            if len(buf) >= 20_000:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived objects: the cyclic collector only costs time here
+    try:
+        with opener(path) as fh:
+            for env in events:
+                buf.append(_line(env))
+                if len(buf) >= 20_000:
+                    fh.write(("\n".join(buf) + "\n").encode("utf-8"))
+                    n += len(buf)
+                    buf.clear()
+            if buf:
                 fh.write(("\n".join(buf) + "\n").encode("utf-8"))
                 n += len(buf)
-                buf.clear()
-        if buf:
-            fh.write(("\n".join(buf) + "\n").encode("utf-8"))
-            n += len(buf)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return n
 
 
@@ -999,70 +1071,84 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
             dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
                                 "reason": DIRTY_KINDS[kind]})
 
-    for D, env in _stream(seed=seed, now=now, days=days, cities=cities, scale=scale):
-        if D != month_day:
-            month_day = D
-            mo = _month_of(D)
-            if mo != month:
-                month = mo
-                files.open(mo)
-                for line, kind in carry:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the stream allocates millions of small objects and frees them in order
+    try:
+        for D, eid, src, typ, tstr, slug, data in _stream(seed=seed, now=now, days=days,
+                                                         cities=cities, scale=scale):
+            if D != month_day:
+                month_day = D
+                mo = _month_of(D)
+                if mo != month:
+                    month = mo
+                    files.open(mo)
+                    write = files.write
+                    for line, kind in carry:
+                        tie += 1
+                        heapq.heappush(heap, (written + rng.randint(1, 300), tie, line, kind))
+                    carry.clear()
+            while heap and heap[0][0] <= written:
+                _, _, line, kind = heapq.heappop(heap)
+                emit_scheduled(line, kind)
+            # exactly _ENCODE(envelope): every attribute but data is plain ASCII by construction
+            line = (f'{{"specversion":"1.0","id":"{eid}","source":"{src}","type":"{typ}",'
+                    f'"time":"{tstr}","city":"{slug}","data":{encode(data)}}}')
+            write(line)
+            written += 1
+            by_type[typ] += 1
+            if rnd() < redeliver:
+                if rnd() < 0.2:
+                    carry.append((line, None))
+                else:
                     tie += 1
-                    heapq.heappush(heap, (written + rng.randint(1, 300), tie, line, kind))
-                carry.clear()
-        while heap and heap[0][0] <= written:
+                    heapq.heappush(heap, (written + rng.randint(1, 2000), tie, line, None))
+            if D < next_plan_day and not pending_conflict:
+                continue
+            env = {"specversion": "1.0", "id": eid, "source": src, "type": typ, "time": tstr,
+                   "city": slug, "data": data}
+            if pending_conflict and typ == "event:created":
+                pending_conflict = False
+                data2 = dict(data)
+                data2["title"] = data["title"] + " (edited)"
+                tie += 1
+                heapq.heappush(heap, (written + rng.randint(20, 400), tie,
+                                      encode(dict(env, data=data2)), "conflicting_duplicate"))
+            while D >= next_plan_day:
+                _, k, kind = plan[pi]
+                pi += 1
+                next_plan_day = plan[pi][0] if pi < len(plan) else 1 << 62
+                if kind == "conflicting_duplicate":
+                    pending_conflict = True
+                elif kind.startswith("unknown:"):
+                    typ2 = kind.split(":", 1)[1]
+                    data2 = ({"poll_id": f"poll_{k}", "question": "Which topic next month?",
+                              "options": ["DuckDB", "Rust", "htmx"]} if typ2 == "poll:created"
+                             else {"poll_id": "poll_100", "user_id": "u_1001", "option": 1})
+                    write(encode(dict(env, id=f"ev-poll-{k:04d}", type=typ2, data=data2)))
+                    written += 1
+                    unknown += 1
+                elif kind.startswith("blank_"):
+                    ln = write("" if kind == "blank_empty" else "   \t")
+                    written += 1
+                    dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
+                                        "reason": None})
+                else:
+                    raw = _dirty_line(kind, env, k, cities)
+                    ln = files.write_bytes(raw) if isinstance(raw, bytes) else write(raw)
+                    written += 1
+                    dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
+                                        "reason": DIRTY_KINDS[kind]})
+        for line, kind in carry:
+            tie += 1
+            heapq.heappush(heap, (written, tie, line, kind))
+        while heap:
             _, _, line, kind = heapq.heappop(heap)
             emit_scheduled(line, kind)
-        line = encode(env)
-        files.write(line)
-        written += 1
-        events += 1
-        by_type[env["type"]] += 1
-        if rnd() < redeliver:
-            if rnd() < 0.2:
-                carry.append((line, None))
-            else:
-                tie += 1
-                heapq.heappush(heap, (written + rng.randint(1, 2000), tie, line, None))
-        if pending_conflict and env["type"] == "event:created":
-            pending_conflict = False
-            data = dict(env["data"])
-            data["title"] = data["title"] + " (edited)"
-            tie += 1
-            heapq.heappush(heap, (written + rng.randint(20, 400), tie,
-                                  encode(dict(env, data=data)), "conflicting_duplicate"))
-        while D >= next_plan_day:
-            _, k, kind = plan[pi]
-            pi += 1
-            next_plan_day = plan[pi][0] if pi < len(plan) else 1 << 62
-            if kind == "conflicting_duplicate":
-                pending_conflict = True
-            elif kind.startswith("unknown:"):
-                typ = kind.split(":", 1)[1]
-                data = ({"poll_id": f"poll_{k}", "question": "Which topic next month?",
-                         "options": ["DuckDB", "Rust", "htmx"]} if typ == "poll:created"
-                        else {"poll_id": "poll_100", "user_id": "u_1001", "option": 1})
-                files.write(encode(dict(env, id=f"ev-poll-{k:04d}", type=typ, data=data)))
-                written += 1
-                unknown += 1
-            elif kind.startswith("blank_"):
-                ln = files.write("" if kind == "blank_empty" else "   \t")
-                written += 1
-                dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
-                                    "reason": None})
-            else:
-                raw = _dirty_line(kind, env, k, cities)
-                ln = files.write_bytes(raw) if isinstance(raw, bytes) else files.write(raw)
-                written += 1
-                dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
-                                    "reason": DIRTY_KINDS[kind]})
-    for line, kind in carry:
-        tie += 1
-        heapq.heappush(heap, (written, tie, line, kind))
-    while heap:
-        _, _, line, kind = heapq.heappop(heap)
-        emit_scheduled(line, kind)
-    files.close()
+    finally:
+        files.close()
+        if gc_was_enabled:
+            gc.enable()
+    events = sum(by_type.values())
 
     reasons: dict[str, int] = defaultdict(int)
     for d in dirty_lines:

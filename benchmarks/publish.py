@@ -1,0 +1,93 @@
+"""Benchmark: 1,000 approved posts over Slack, X and Facebook against the local fake APIs.
+
+Each channel's account has a rate limit (`--rate` posts a minute); the fake servers also answer
+a few 429s and 500s on the way. Prints posts/s per channel against its limit, and the two
+numbers that must be 0: duplicates (a post the API received twice) and lost posts (approved but
+neither published nor on the server).
+
+    .venv/bin/python benchmarks/publish.py [--posts 1000] [--rate 600] [--faults 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from posters.publisher import Publisher  # noqa: E402
+from posters.store import PostStore, iso  # noqa: E402
+from pulse import config as config_module  # noqa: E402
+from tests.fakes.social_servers import FacebookServer, SlackServer, XServer  # noqa: E402
+from tests.posters.conftest import SECRETS, channels  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=600.0, help="posts a minute per account")
+    parser.add_argument("--faults", type=int, default=3, help="429s and 500s each server answers")
+    args = parser.parse_args()
+    os.environ.update(SECRETS)
+    folder = Path(tempfile.mkdtemp(prefix="pulse-bench-publish-"))
+    with SlackServer() as slack, XServer() as x, FacebookServer() as fb:
+        servers = {"slack": slack, "x": x, "facebook": fb}
+        raw = {"warehouse": {"data_dir": str(folder)}, **channels(servers, city="bench", rate=args.rate)}
+        raw["publisher"].update(backoff_base_seconds=0.05, backoff_max_seconds=0.5, max_attempts=6)
+        config = config_module.from_dict(raw, base_dir=folder)
+        for server in servers.values():
+            for _ in range(args.faults):
+                server.serve(37)
+                server.rate_limit(1) if server is not x else server.rate_limit(1)
+                server.serve(41)
+                server.fail(500, {"ok": False, "error": "internal_error"} if server is slack else
+                            {"error": {"message": "An unknown error has occurred.", "code": 1}} if server is fb else
+                            {"title": "Internal Server Error", "status": 500})
+        starts = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
+        kinds = ("slack", "x", "facebook")
+        with PostStore(config) as store, store.transaction() as con:
+            for i in range(args.posts):
+                kind = kinds[i % 3]
+                text = f"Benchmark meetup {i} https://platform.example.com/e/{i}"
+                content = {"slack": {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]},
+                           "x": {"text": text}, "facebook": {"message": text, "link": f"https://platform.example.com/e/{i}"}}[kind]
+                store.insert(con, actor="benchmark", city="bench", event_id=f"b{i}", channel=kind, kind="announce",
+                             mode="approval", state="approved", text=text, content=content, snapshot={},
+                             starts_at=iso(starts), due_at=iso(dt.datetime.now(dt.timezone.utc)))
+        started = time.monotonic()
+        report = Publisher(config).run(send_approval_requests=False)
+        elapsed = time.monotonic() - started
+        with PostStore(config) as store:
+            posts = store.find(city="bench")
+        print(f"{args.posts} approved posts, {args.rate:g} posts/min per account "
+              f"({args.rate / 60:.1f}/s), {args.faults} x 429 and {args.faults} x 500 per server")
+        for kind in kinds:
+            mine = [p for p in posts if p.channel == kind]
+            published = [p for p in mine if p.state == "published"]
+            last = max((p.updated_at for p in published), default=None)
+            rate = len(published) / elapsed if elapsed else 0
+            print(f"  {kind:<9} {len(published):>4}/{len(mine)} published, {rate:6.1f} posts/s "
+                  f"(limit {args.rate / 60:.1f}/s), retries {sum(p.attempts - 1 for p in mine)}")
+        received = collections.Counter()
+        for kind, server in servers.items():
+            for post in server.posts:
+                received[(kind, post.get("text") or post.get("message"))] += 1
+        duplicates = sum(n - 1 for n in received.values() if n > 1)
+        on_server = {key for key in received}
+        lost = sum(1 for p in posts if p.state != "published" and (p.channel, p.text) not in on_server)
+        not_published = sum(1 for p in posts if p.state != "published")
+        print(f"total {sum(1 for p in posts if p.state == 'published')} published in {elapsed:.2f} s "
+              f"({args.posts / elapsed:.1f} posts/s over all three; limit {3 * args.rate / 60:.1f}/s)")
+        print(f"duplicates: {duplicates} (must be 0)")
+        print(f"lost posts: {lost} (must be 0); not published: {not_published}")
+        sys.exit(0 if duplicates == 0 and lost == 0 and not_published == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -92,6 +92,16 @@ class PublisherConfig:
     """Hosts allowed besides plugin.json's egress domains, for channel `base_url`s in tests (e.g. "127.0.0.1")."""
 
 
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When `pulse scheduler` runs each job, as crontab lines (empty: never)."""
+    refresh: str = "*/15 * * * *"
+    """Ingest every source, build the metrics, publish the dashboards' snapshot."""
+    publish: str = "*/5 * * * *"
+    """Draft posts for new meetups and send those due."""
+    timezone: str = "UTC"
+
+
 CHANNEL_KINDS = ("slack", "x", "facebook")
 CHANNEL_KEYS_BY_KIND = {
     "slack": {"channel", "token_env"},
@@ -180,6 +190,7 @@ class Config:
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sources: tuple[SourceConfig, ...] = ()
     publisher: PublisherConfig = field(default_factory=PublisherConfig)
     cities: tuple[CityConfig, ...] = ()
@@ -199,7 +210,8 @@ class Config:
         raise ConfigError(f"sources.{name}: no such source; configured: {', '.join(s.name for s in self.sources) or 'none'}")
 
 
-SECTIONS = {"warehouse": WarehouseConfig, "ingest": IngestConfig, "analytics": AnalyticsConfig}
+SECTIONS = {"warehouse": WarehouseConfig, "ingest": IngestConfig, "analytics": AnalyticsConfig,
+            "schedule": ScheduleConfig}
 
 
 def load(path: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None) -> Config:
@@ -326,6 +338,7 @@ def _reject_unknown(table: dict, allowed: set[str], prefix: str) -> None:
 
 
 def _check_values(config: Config) -> None:
+    _check_schedule(config.schedule)
     if config.warehouse.threads < 1:
         raise ConfigError("warehouse.threads: expected an integer >= 1")
     if config.warehouse.lock_timeout_seconds < 0:
@@ -351,6 +364,21 @@ def _check_values(config: Config) -> None:
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+def _check_schedule(schedule: ScheduleConfig) -> None:
+    from apscheduler.triggers.cron import CronTrigger  # only here: a config check, not a scheduler
+
+    if schedule.timezone not in available_timezones():
+        raise ConfigError(f"schedule.timezone: {schedule.timezone!r} is not a known IANA timezone; use e.g. \"UTC\"")
+    for key in ("refresh", "publish"):
+        crontab = getattr(schedule, key)
+        if crontab:
+            try:
+                CronTrigger.from_crontab(crontab, timezone=schedule.timezone)
+            except ValueError as error:
+                raise ConfigError(f"schedule.{key}: {crontab!r} is not a crontab line ({error}); "
+                                  "write five fields, e.g. \"*/15 * * * *\", or \"\" for never") from None
 
 
 def _build_cities(raw_cities) -> tuple[CityConfig, ...]:

@@ -1,0 +1,64 @@
+"""The scheduled jobs, each one function returning a one-line result: what cron or the scheduler runs.
+
+`refresh` is what follows new data: ingest every source, bring the metrics up to date, and
+publish the dashboards' snapshot. `publish` drafts and sends posts. Each is also a CLI command
+of its own (`pulse ingest`, `pulse build`, `pulse publish`) for operators who prefer cron.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from analytics import refresh as analytics_refresh
+from dashboards import snapshot
+from jobs.ingest.run import ingest
+from posters.publisher import Publisher
+from pulse.config import Config
+
+log = logging.getLogger("pulse.jobs")
+
+
+class JobFailed(Exception):
+    """A job ran but could not do all of its work (a source unreadable, a post failed)."""
+
+
+def refresh_job(config: Config) -> str:
+    summary = ingest(config, on_wait=log.info)
+    report = analytics_refresh.build(config)
+    snapshot.publish(config)
+    line = f"{summary.line()}; metrics built in {report.seconds:.1f} s"
+    if summary.errors:
+        raise JobFailed(f"{line}; " + "; ".join(summary.errors))
+    return line
+
+
+def publish_job(config: Config) -> str:
+    if not config.cities:
+        return "no channels configured"
+    report = Publisher(config).run()
+    line = (f"published {report.count('published')}, failed {report.count('failed')}, "
+            f"needs attention {report.count('needs_attention')}")
+    if report.errors:
+        raise JobFailed(f"{line}; " + "; ".join(report.errors))
+    return line
+
+
+JOBS: dict[str, Callable[[Config], str]] = {"refresh": refresh_job, "publish": publish_job}
+
+
+def run_job(name: str, config: Config) -> bool:
+    """Run one job, logging its start, result or failure; never raises (the scheduler goes on)."""
+    started = time.monotonic()
+    log.info("%s: started", name)
+    try:
+        result = JOBS[name](config)
+    except JobFailed as failure:
+        log.error("%s: finished with problems in %.1f s: %s", name, time.monotonic() - started, failure)
+        return False
+    except Exception:  # noqa: BLE001 - a 3 a.m. run must log and live on to the next tick
+        log.exception("%s: failed after %.1f s", name, time.monotonic() - started)
+        return False
+    log.info("%s: %s (%.1f s)", name, result, time.monotonic() - started)
+    return True

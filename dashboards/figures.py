@@ -96,8 +96,9 @@ def attendance_trend(frame: pd.DataFrame) -> dict:
     layout = _layout(barmode="group",
                      xaxis={"type": "date", "title": {"text": "month"}, "dtick": "M1"},
                      yaxis={"title": {"text": "people"}, "rangemode": "tozero"},
-                     yaxis2={"title": {"text": "attendance rate (%)"}, "overlaying": "y", "side": "right",
-                             "range": [0, 105], "showgrid": False})
+                     yaxis2={"title": {"text": "attendance rate"}, "overlaying": "y", "side": "right",
+                             "range": [0, 105], "showgrid": False, "tickmode": "linear", "tick0": 0,
+                             "dtick": 25, "ticksuffix": "%"})
     if not len(frame):
         return {"data": [], "layout": _empty(layout)}
     x = [_day(v) for v in frame["month"]]

@@ -17,6 +17,7 @@ from jobs.ingest.run import ingest
 from jobs.ingest.sources.files import FilesSource, discover
 from pulse import demo_data
 from pulse.config import Config, SourceConfig
+from posters.demo import demo_posts
 
 DEMO_SOURCE = "demo-exports"
 
@@ -52,6 +53,10 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
     report = refresh.build(demo)
     say(f"   built in {report.seconds:.1f} s")
 
+    say("4. Drafting posts for the upcoming meetups (Slack, X, Facebook) and dry-running them")
+    for text in demo_posts(demo, now=now, show=3).rstrip().splitlines():
+        say(f"   {text}")
+
     shown = _shown_dir(folder)
     say("")
     say("Where to look next:")
@@ -60,6 +65,7 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
     say(f"   pulse --data-dir {shown} metrics member-growth --city sydney --period month "
         f"--from {now.date().replace(day=1, year=now.year - 1)} --to {now.date()}")
     say(f"   pulse --data-dir {shown} metrics attendance --city all")
+    say(f"   pulse --data-dir {shown} posts list                # the drafted posts and their states")
     return demo
 
 

@@ -1,0 +1,35 @@
+"""`pulse demo` end to end, as `make demo` runs it: a fresh folder, then again over it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from pulse import config as config_module
+from tests.conftest import query
+
+
+def run_demo(cwd):
+    return subprocess.run([sys.executable, "-m", "pulse", "demo"], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PULSE_CONFIG": ""})
+
+
+def test_demo_runs_the_pipeline_and_says_where_to_look(tmp_path):
+    first = run_demo(tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "Where to look next:" in out and "pulse --data-dir .pulse/demo rejects" in out
+    config = config_module.from_dict({"warehouse": {"data_dir": str(tmp_path / ".pulse" / "demo")}})
+    [(events, cities)] = query(config, "SELECT count(*), count(DISTINCT city) FROM events")
+    assert events > 10_000 and cities == 5
+    reasons = {reason for (reason,) in query(config, "SELECT DISTINCT reason FROM rejects")}
+    assert {"invalid_json", "invalid_utf8", "conflicting_duplicate", "bad_time"} <= reasons
+    accepted_line = next(line for line in out.splitlines() if line.strip().startswith("accepted "))
+    assert f"accepted {events}," in accepted_line
+    assert "dry run, nothing sent" in out
+
+    again = run_demo(tmp_path)  # the demo starts over: no leftovers of the first run
+    assert again.returncode == 0, again.stderr
+    [(events_again,)] = query(config, "SELECT count(*) FROM events")
+    assert f"accepted {events_again}, duplicates" in again.stdout

@@ -9,7 +9,6 @@ meant for a terminal, escapes control characters, so a title cannot drive the te
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from datetime import date, datetime
@@ -50,11 +49,20 @@ def records(frame: pd.DataFrame) -> list[dict]:
             for row in frame.itertuples(index=False, name=None)]
 
 
+def _csv_field(value) -> str:
+    text = str(value)
+    # Quoted when it holds a delimiter, a quote or a line break of either kind: the csv
+    # module would leave a lone "\r" bare with "\n" line ends, and readers split on it.
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def write_csv(frame: pd.DataFrame, out: IO[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(frame.columns)
+    """RFC 4180 quoting, lines ending in "\n"."""
+    out.write(",".join(_csv_field(c) for c in frame.columns) + "\n")
     for record in records(frame):
-        writer.writerow(record.values())
+        out.write(",".join(_csv_field(v) for v in record.values()) + "\n")
 
 
 def write_json(frame: pd.DataFrame, out: IO[str]) -> None:

@@ -1,6 +1,6 @@
 """For random event sets, delivered in random order and batches with redeliveries, the
 incremental build equals a full rebuild and the plain-Python reference of the contract, after
-every batch."""
+every batch. PULSE_PROPERTY_EXAMPLES=N runs N examples (default 30) for a deeper search."""
 
 from __future__ import annotations
 

@@ -285,6 +285,19 @@ def test_cities_upserted_first_and_one_renamed(events):
     assert {e["data"]["region"] for e in ups} == {"apac"}
 
 
+def test_edge_cases_a_tie_decided_by_id_and_an_id_shared_by_two_sources(events):
+    membership = defaultdict(list)
+    for e in events:
+        if e["type"] in ("user:joined_city", "user:left_city"):
+            membership[(e["city"], e["data"]["user_id"], instant(e))].append(e)
+    ties = [sorted(group, key=lambda e: e["id"]) for group in membership.values() if len(group) > 1]
+    assert [[e["type"] for e in g] for g in ties] == [["user:joined_city", "user:left_city"]]
+    sources = defaultdict(set)
+    for e in events:
+        sources[e["id"]].add(e["source"])
+    assert [len(s) for s in sources.values() if len(s) > 1] == [2]
+
+
 def test_members_join_with_growth_leave_rejoin_and_some_joins_repeat(events):
     per_user = defaultdict(list)
     for e in sorted(events, key=lambda e: (instant(e), e["id"])):

@@ -310,7 +310,7 @@ class _Pool:
 # The stream
 
 def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str, Any]],
-            scale: float) -> Iterator[tuple[int, dict]]:
+            scale: float) -> Iterator[tuple[int, str, str, str, str, str, dict]]:
     """Yield ``(arrival_day, id, source, type, time, city, data)`` in arrival order.
 
     ``arrival_day`` counts days since 1970-01-01 (UTC). Tuples, not envelopes: cheaper, and
@@ -359,7 +359,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
             d = cur_day
         buckets[d].append((t, next_seq(), typ, ci, data))
 
-    counters = {"u": 1000, "m": 0, "p": 0, "v": 0}
+    counters = {"u": 1000, "m": 0, "p": 0}
 
     def new_user() -> str:
         counters["u"] += 1
@@ -1038,7 +1038,8 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     mixed in. The clean events are exactly those of :func:`generate_events` with the same
     arguments.
 
-    Existing ``events-*.ndjson*`` files in ``out_dir`` are removed first. Returns a summary: ``files`` (names in path order), ``events`` (distinct clean events),
+    Existing ``events-*.ndjson*`` files in ``out_dir`` are removed first. Returns a summary:
+    ``files`` (names in path order), ``events`` (distinct clean events),
     ``lines`` (all lines written), ``redeliveries``, ``dirty`` (intended reject reason -> count),
     ``dirty_lines`` (``{"file", "line", "kind", "reason"}``, reason ``None`` for blank lines),
     ``blank_lines``, ``unknown_type_events``, ``cities`` and ``by_type``.
@@ -1072,7 +1073,6 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     carry: list[tuple[str, str | None]] = []  # for the next file
     tie = 0
     written = 0  # lines written so far, all files
-    events = 0
     redeliveries = 0
     dirty_lines: list[dict] = []
     by_type: dict[str, int] = defaultdict(int)

@@ -140,6 +140,13 @@ def overview_row(con, city: City, window: Window, now: datetime) -> OverviewRow:
     return OverviewRow(city, window, members, net, held, attendance)
 
 
+def overview_row_of(found: CityData) -> OverviewRow:
+    """The overview row of a city whose page figures are already computed (same window)."""
+    tiles = {kpi.key: kpi for kpi in found.kpis}
+    return OverviewRow(found.city, found.window, tiles["members_now"], tiles["net_growth"],
+                       tiles["meetups_held"], tiles["attendance_rate"])
+
+
 def overview_frame(rows: list[OverviewRow]) -> pd.DataFrame:
     """The overview table as rows (its CSV), city by city in slug order."""
     def text(kpi: Kpi, value):

@@ -92,15 +92,17 @@ def export_snapshot(
     links = render.StaticLinks()
     city_template, overview_template = env.get_template("city.html"), env.get_template("overview.html")
     written: list[Path] = []
-    with contextlib.closing(open_snapshot(snapshot, threads=2)) as con:
+    with contextlib.closing(open_snapshot(snapshot)) as con:
         freshness: Freshness = read_freshness(con)
         every_city = data_module.cities(con) if freshness.built else []
         chosen = [c for c in every_city if cities is None or c.slug in cities]
         pages, rows = [], []
         for city in chosen:
             window = data_module.city_window(city, choice, now)
-            city_data = data_module.city_data(con, city, window, now)
-            rows.append(data_module.overview_row(con, city, window, now))
+            # Meetups held are those started before the snapshot was taken, as in the web app.
+            moment = min(now, freshness.snapshot_at)
+            city_data = data_module.city_data(con, city, window, moment)
+            rows.append(data_module.overview_row_of(city_data))
             context = render.city_context(city_data, links=links, choice=choice, freshness=freshness, now=now,
                                           stale_after=stale_after, other_cities=chosen, static=True)
             pages.append(_write(out / page_name(city.slug), city_template.render(**context, user=None)))

@@ -5,7 +5,8 @@ Definitions (shown on the page too):
 - members now: `members_end` on the range's last day (members at the end of the previous
   range for the comparison);
 - net growth: joins minus leaves over the range's days;
-- meetups held: meetups not cancelled that started within the range, up to now;
+- meetups held: meetups not cancelled that started within the range, before the figures'
+  as-of time (when the snapshot was taken: later check-ins are not in the figures yet);
 - attendance rate: (going - no-shows) / going over those meetups, by the contract's rounding;
 - blog views: views of the city's posts over the range;
 - unique visitors: distinct visitors over the whole range, all posts together.

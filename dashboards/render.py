@@ -9,6 +9,7 @@ names) is always inserted as text.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,21 +39,26 @@ class Links(Protocol):
     def download(self, scope: str, name: str, fmt: str, choice: Choice, frame: Callable[[], pd.DataFrame]) -> str: ...
 
 
+@functools.lru_cache(maxsize=256)
+def _query(choice: Choice) -> str:
+    return urlencode(choice.query())
+
+
 class WebLinks:
     """Links into the web app; every link keeps the chosen range in its query."""
 
     def overview(self, choice: Choice) -> str:
-        return "/?" + urlencode(choice.query())
+        return "/?" + _query(choice)
 
     def city(self, slug: str, choice: Choice) -> str:
-        return f"/city/{quote(slug)}?" + urlencode(choice.query())
+        return f"/city/{quote(slug)}?" + _query(choice)
 
     def asset(self, name: str) -> str:
         return f"/assets/{name}"
 
     def download(self, scope, name, fmt, choice, frame) -> str:
         base = f"/overview.{fmt}" if scope == "" else f"/city/{quote(scope)}/{name}.{fmt}"
-        return base + "?" + urlencode(choice.query())
+        return base + "?" + _query(choice)
 
 
 class StaticLinks:

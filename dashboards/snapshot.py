@@ -259,6 +259,10 @@ class SnapshotReader:
                 self._freshness = read_freshness(con)
             return self._con, self._version, self._freshness
 
+    def version(self) -> tuple | None:
+        """The current snapshot's version (None while there is none)."""
+        return self._current()[1]
+
     @contextlib.contextmanager
     def cursor(self) -> Iterator[tuple[duckdb.DuckDBPyConnection | None, tuple | None, Freshness | None]]:
         """(cursor, version, freshness); all None while no snapshot exists yet."""

@@ -18,8 +18,6 @@ import hashlib
 import os
 import secrets
 import sys
-import threading
-from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
@@ -31,6 +29,7 @@ from dashboards.export import DEFAULT_STALE_AFTER, asset_bytes
 from dashboards.ranges import RangeError, parse_choice
 from dashboards.snapshot import SnapshotReader, snapshot_path
 from dashboards.web import auth as auth_module
+from dashboards.web.pages import PageData
 from pulse.config import Config
 from pulse.people import People
 
@@ -43,39 +42,16 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-class Cache:
-    """A small thread-safe LRU of computed results; keys carry the snapshot version."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, compute: Callable):
-        if self.size <= 0:
-            return compute()
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()  # outside the lock: two threads may compute the same key once each
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 class Dashboards:
     """The app's state: `current_app.extensions["pulse.dashboards"]`."""
 
     def __init__(self, config: Config, reader: SnapshotReader, *, clock: Callable[[], datetime],
-                 stale_after: timedelta, cache_size: int):
+                 stale_after: timedelta, cache_size: int, workers: int):
         self.config = config
         self.reader = reader
         self.clock = clock
         self.stale_after = stale_after
-        self.cache = Cache(cache_size)
+        self.pages = PageData(reader, clock, cache_size, workers)
 
 
 def state() -> Dashboards:
@@ -107,12 +83,19 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     secure_cookies: bool = False,
-    cache_size: int = 512,
+    cache_size: int = 1024,
+    warm: bool = False,
+    workers: int = 0,
     blueprints: Iterable[Blueprint] = (),
     public_endpoints: Iterable[str] = (),
     csrf_exempt_endpoints: Iterable[str] = (),
 ) -> Flask:
-    """The WSGI app over `config`'s data folder (people file and dashboard snapshot)."""
+    """The WSGI app over `config`'s data folder (people file and dashboard snapshot).
+
+    `warm` starts a background thread that computes every city's preset pages after each new
+    snapshot; `workers` > 0 computes figures in that many worker processes (`pulse serve` does
+    both); `cache_size` is how many computed pages are kept.
+    """
     app = Flask("dashboards", template_folder="templates", static_folder=None)
     app.config.update(
         SECRET_KEY=session_secret(secret_key),
@@ -126,8 +109,11 @@ def create_app(
     )
     app.jinja_env.autoescape = True
     now = clock or (lambda: datetime.now(timezone.utc))
-    app.extensions[EXTENSION] = Dashboards(config, SnapshotReader(snapshot_path(config)), clock=now,
-                                           stale_after=stale_after, cache_size=cache_size)
+    dashboards = Dashboards(config, SnapshotReader(snapshot_path(config)), clock=now,
+                            stale_after=stale_after, cache_size=cache_size, workers=workers)
+    app.extensions[EXTENSION] = dashboards
+    if warm:
+        dashboards.pages.start_warming()
     auth_module.install(app, people or People(config),
                         public=set(public_endpoints) | PUBLIC, csrf_exempt=set(csrf_exempt_endpoints),
                         clock=lambda: now().timestamp())
@@ -201,12 +187,7 @@ class _Snapshot:
 
 
 def _cities(snap: _Snapshot) -> list[data_module.City]:
-    return state().cache.get((snap.version, "cities"), lambda: data_module.cities(snap.con))
-
-
-def _now_minute(now: datetime) -> datetime:
-    # "Meetups held" counts meetups started up to now; a minute's grain keeps the cache useful.
-    return now.replace(second=0, microsecond=0)
+    return state().pages.cities(snap.con, snap.version)
 
 
 def _city_data(snap: _Snapshot, slug: str, choice):
@@ -215,28 +196,12 @@ def _city_data(snap: _Snapshot, slug: str, choice):
     city = next((c for c in _cities(snap) if c.slug == slug), None)
     if city is None:
         abort(404)
-    now = _now_minute(state().clock())
-    window = data_module.city_window(city, choice, now)
-
-    def compute():
-        found = data_module.city_data(snap.con, city, window, now)
-        return found, render.city_figures(found)
-
-    return state().cache.get((snap.version, "city", slug, window.start, window.end, window.period, now), compute)
+    return state().pages.city(snap.con, snap.version, snap.freshness, city, choice)
 
 
 def _overview_rows(snap: _Snapshot, choice) -> list[data_module.OverviewRow]:
-    user = g.user
-    now = _now_minute(state().clock())
-    rows = []
-    for city in _cities(snap):
-        if not user.can_see(city.slug):
-            continue
-        window = data_module.city_window(city, choice, now)
-        rows.append(state().cache.get(
-            (snap.version, "overview", city.slug, window.start, window.end, now),
-            lambda city=city, window=window: data_module.overview_row(snap.con, city, window, now)))
-    return rows
+    return [state().pages.overview_row(snap.con, snap.version, snap.freshness, city, choice)
+            for city in _cities(snap) if g.user.can_see(city.slug)]
 
 
 @blueprint.get("/")
@@ -317,4 +282,4 @@ def health():
     """For load balancers and tests: whether a snapshot is being served (no figures)."""
     with state().reader.cursor() as (con, version, freshness):
         ready = bool(con is not None and freshness.built)
-    return ({"ok": True, "snapshot": ready}, 200 if ready else 503)
+    return ({"ok": True, "snapshot": ready, "warm": state().pages.warm}, 200 if ready else 503)

@@ -2,13 +2,14 @@
 
 waitress: a pure-Python, production-grade WSGI server with a thread pool; pages spend their
 time in DuckDB (which releases the GIL) and in rendering, so a few threads serve concurrent
-readers well. At start the server publishes a snapshot when the warehouse is free and newer
+readers well; the figures themselves are computed in `workers` processes (see `web/pages.py`). At start the server publishes a snapshot when the warehouse is free and newer
 than the last one; while it runs, `Refresher` does the same every few seconds, never waiting
 for the warehouse lock: a running ingest or build just means the next try.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Callable
 
@@ -24,6 +25,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     threads: int = 8,
+    workers: int = 2,
     refresh_seconds: float = 5.0,
     app_options: dict | None = None,
     say: Callable[[str], None] | None = None,
@@ -41,11 +43,14 @@ def serve(
             say("pulse serve: the warehouse is busy; serving the previous snapshot until it is free")
     except Exception as error:  # a broken warehouse must not keep the pages down
         say(f"pulse serve: could not refresh the dashboard snapshot: {error}")
-    app = create_app(config, **(app_options or {}))
+    app = create_app(config, **{"warm": True, "workers": workers, **(app_options or {})})
     refresher.start()
+    # waitress says "Task queue depth is N" whenever every thread is busy: normal under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     say(f"pulse serve: http://{host}:{port}/ (Ctrl-C stops)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="pulse",
                        clear_untrusted_proxy_headers=True, _quiet=True)
     finally:
         refresher.stop()
+        app.extensions["pulse.dashboards"].pages.stop()

@@ -57,14 +57,18 @@ def dashboards_command(ctx, out_dir, range_name, start, end, period, cities, no_
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Requests served at once.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 32),
+              help="Processes computing figures (0: in the server process).")
 @click.option("--refresh-seconds", default=5.0, show_default=True, type=click.FloatRange(0.5),
               help="How often to look for newer metrics in the warehouse.")
 @click.option("--stale-after-hours", default=24.0, show_default=True, type=click.FloatRange(0),
               help="Warn on every page when the last ingest finished longer ago than this.")
 @click.option("--secure-cookies", is_flag=True,
               help="Send the session cookie over HTTPS only (set this behind an HTTPS proxy).")
+@click.option("--cache-size", default=1024, type=click.IntRange(0), hidden=True,
+              help="Pages' computed figures kept per snapshot (0: none; for measuring).")
 @click.pass_context
-def serve(ctx, host, port, threads, refresh_seconds, stale_after_hours, secure_cookies):
+def serve(ctx, host, port, threads, workers, refresh_seconds, stale_after_hours, secure_cookies, cache_size):
     """Serve the dashboards: sign-in, each person's cities, CSV and JSON downloads.
 
     The session signing key comes from $PULSE_SESSION_SECRET (at least 32 characters); without
@@ -79,9 +83,9 @@ def serve(ctx, host, port, threads, refresh_seconds, stale_after_hours, secure_c
     except ValueError as error:
         fail(str(error), code=2)
     options = {"secret_key": secret, "stale_after": timedelta(hours=stale_after_hours),
-               "secure_cookies": secure_cookies}
+               "secure_cookies": secure_cookies, "cache_size": cache_size}
     try:
-        run_guarded(lambda: run_server(config, host=host, port=port, threads=threads,
+        run_guarded(lambda: run_server(config, host=host, port=port, threads=threads, workers=workers,
                                        refresh_seconds=refresh_seconds, app_options=options))
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}")

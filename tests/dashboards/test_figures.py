@@ -107,6 +107,16 @@ def test_kpi_tiles_match_the_hand_count(scenario):
     assert tiles == EXPECTED
 
 
+def test_overview_row_from_the_page_is_the_one_computed_alone(scenario):
+    with SnapshotReader(snapshot_path(scenario)).cursor() as (con, _, _):
+        city = data.find_city(con, "testville")
+        window = data.city_window(city, CHOICE, NOW)
+        alone = data.overview_row(con, city, window, NOW)
+        from_page = data.overview_row_of(data.city_data(con, city, window, NOW))
+    assert alone == from_page
+    assert (alone.members.value, alone.net_growth.value, alone.meetups_held.value) == (4, 1, 1)
+
+
 def test_kpi_download_is_the_same_figures(scenario):
     app = create_app(scenario, secret_key=SECRET, clock=lambda: NOW)
     admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
@@ -237,3 +247,19 @@ def test_kpi_change_texts():
     assert render.kpi_change(down) == ("\u221225.0 pts", "down")
     assert render.kpi_change(none) == ("no comparison", "flat")
     assert render.kpi_value(down) == "50.0%" and render.kpi_value(none) == "–"
+
+
+def test_figures_computed_in_worker_processes_are_the_same(scenario):
+    query = "range=custom&from=2026-03-01&to=2026-03-10&period=week"
+    answers = []
+    for workers in (0, 1):
+        app = create_app(scenario, secret_key=SECRET, clock=lambda: NOW, workers=workers)
+        try:
+            admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
+            answers.append([admin.get(f"/city/testville/{name}.json?{query}").get_json()
+                            for name in ("kpis", "member-growth", "meetups", "top-posts")]
+                           + [admin.get(f"/overview.json?{query}").get_json()])
+        finally:
+            app.extensions["pulse.dashboards"].pages.stop()
+    assert answers[0] == answers[1]
+    assert answers[0][0][0]["value"] == 4

@@ -1,0 +1,50 @@
+"""The work of computing a page's figures, as functions a worker process can run.
+
+`pulse serve` runs them in a small pool of processes: there the DuckDB queries and pandas
+frames of a page run without sharing the web process's GIL with the threads that render and
+send pages, and on a second core. Each worker keeps its own read-only connection to the
+snapshot, re-opened when the file is replaced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from dashboards import data as data_module, render
+from dashboards.ranges import Window
+from dashboards.snapshot import open_snapshot, use_snapshot
+
+_open: dict[str, tuple[tuple, object]] = {}
+
+
+def _connection(path: str, version: tuple):
+    held = _open.get(path)
+    if held is None or held[0] != version:
+        _open[path] = (version, open_snapshot(Path(path)))
+    return _open[path][1]
+
+
+def city_page(path: str, version: tuple, city: data_module.City, window: Window, as_of: datetime):
+    """(CityData, figure JSON by name) from the snapshot at `path`."""
+    cursor = _connection(path, version).cursor()
+    try:
+        use_snapshot(cursor)
+        found = data_module.city_data(cursor, city, window, as_of)
+        return found, render.city_figures(found)
+    finally:
+        cursor.close()
+
+
+def overview_row(path: str, version: tuple, city: data_module.City, window: Window, as_of: datetime):
+    cursor = _connection(path, version).cursor()
+    try:
+        use_snapshot(cursor)
+        return data_module.overview_row(cursor, city, window, as_of)
+    finally:
+        cursor.close()
+
+
+def ready() -> bool:
+    """A no-op that makes a new worker import everything above before the first page."""
+    return True

@@ -29,7 +29,7 @@ COMPONENT = "analytics"
 TABLES = (
     "stg_city_upserts", "stg_memberships", "stg_meetup_changes", "stg_rsvps", "stg_checkins",
     "stg_posts", "stg_views",
-    "cities", "member_transitions", "member_daily", "meetups", "first_checkins", "attendance",
+    "cities", "member_transitions", "member_daily", "meetups", "first_checkins", "rsvps", "attendance",
     "posts", "blog_visits",
 )
 

@@ -41,10 +41,13 @@ FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi') AND type = 'event:rsvp';
 INSERT INTO analytics.stg_rsvps SELECT * FROM d_rsvps;
 
+-- A check-in is a fact about a (meetup, user): checked_in counts distinct users, so each pair
+-- is staged once and the delta keeps only pairs not seen before.
 CREATE OR REPLACE TEMP TABLE d_checkins AS
-SELECT data->>'$.event_id' AS event_id, data->>'$.user_id' AS user_id
+SELECT DISTINCT data->>'$.event_id' AS event_id, data->>'$.user_id' AS user_id
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi') AND type = 'event:checked_in';
+DELETE FROM d_checkins d USING analytics.stg_checkins s WHERE d.event_id = s.event_id AND d.user_id = s.user_id;
 INSERT INTO analytics.stg_checkins SELECT * FROM d_checkins;
 
 CREATE OR REPLACE TEMP TABLE d_posts AS

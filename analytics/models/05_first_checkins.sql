@@ -24,7 +24,7 @@ DELETE FROM analytics.first_checkins f USING checkin_pairs p WHERE f.city = p.ci
 INSERT INTO analytics.first_checkins
 SELECT m.city, k.user_id, m.event_id
 FROM (
-    SELECT DISTINCT event_id, user_id
+    SELECT event_id, user_id
     FROM analytics.stg_checkins SEMI JOIN (SELECT DISTINCT user_id FROM checkin_pairs) USING (user_id)
 ) k
 JOIN analytics.meetups m USING (event_id)

@@ -1,4 +1,4 @@
--- Attendance per existing meetup: going = users whose latest RSVP by (time, id) says going;
+-- Attendance per existing meetup: going = users whose latest RSVP (see rsvps) says going;
 -- checked_in = distinct users who checked in; no_shows = going and not checked in; walk_ins
 -- = checked in and not going; first_timers from first_checkins. Recomputed for meetups that
 -- changed, got RSVPs or check-ins, or lost or gained a first-timer.
@@ -13,12 +13,11 @@ DELETE FROM analytics.attendance a USING attendance_keys k WHERE a.event_id = k.
 
 INSERT INTO analytics.attendance
 WITH going AS (
-    SELECT event_id, user_id, status
-    FROM analytics.stg_rsvps SEMI JOIN attendance_keys USING (event_id)
-    QUALIFY row_number() OVER (PARTITION BY event_id, user_id ORDER BY time DESC, id DESC, source DESC) = 1
+    SELECT event_id, user_id FROM analytics.rsvps SEMI JOIN attendance_keys USING (event_id)
+    WHERE status = 'going'
 ),
 checked AS (
-    SELECT DISTINCT event_id, user_id FROM analytics.stg_checkins SEMI JOIN attendance_keys USING (event_id)
+    SELECT event_id, user_id FROM analytics.stg_checkins SEMI JOIN attendance_keys USING (event_id)
 ),
 people AS (
     SELECT event_id,
@@ -26,8 +25,7 @@ people AS (
            count(*) FILTER (WHERE c.user_id IS NOT NULL) AS checked_in,
            count(*) FILTER (WHERE c.user_id IS NULL) AS no_shows,
            count(*) FILTER (WHERE g.user_id IS NULL) AS walk_ins
-    FROM (SELECT event_id, user_id FROM going WHERE status = 'going') g
-    FULL JOIN checked c USING (event_id, user_id)
+    FROM going g FULL JOIN checked c USING (event_id, user_id)
     GROUP BY event_id
 ),
 firsts AS (

@@ -132,3 +132,18 @@ def test_users_commands(tmp_path):
     assert people.peek(new_link.rsplit("/", 1)[1]) is None
     gone = run(*base, "remove", "lead@example.org")
     assert gone.exit_code == 1 and "no user" in gone.output
+
+
+def test_demo_helpers(demo, tmp_path):
+    from dashboards.demo import demo_sign_in, render_demo
+    from tests.dashboards.conftest import copy_warehouse
+
+    config = copy_warehouse(demo, tmp_path / "data")
+    first = demo_sign_in(config)
+    second = demo_sign_in(config)
+    people = People(config)
+    assert people.verify_password(first.email, first.password) is None  # replaced by the second
+    assert people.verify_password(second.email, second.password).is_admin
+    assert people.peek(second.link.rsplit("/", 1)[1]).email == second.email
+    files = render_demo(config, tmp_path / "site")
+    assert files[0] == tmp_path / "site" / "index.html" and (tmp_path / "site" / "sydney.html").exists()

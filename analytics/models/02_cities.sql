@@ -2,14 +2,24 @@
 -- default. Recomputed for every city named in the delta. `tz_changed` lists the known cities
 -- whose timezone moved: every local-time bucket of theirs is recomputed by the models below.
 
+-- A timezone DuckDB cannot convert with is passed over (ingest checks names against Python's
+-- zoneinfo, which also lists the system alias `localtime`): one odd upsert must not stop
+-- every build.
 CREATE OR REPLACE TEMP TABLE cities_after AS
-WITH latest AS (
-    SELECT city, name, timezone
-    FROM analytics.stg_city_upserts SEMI JOIN d_cities USING (city)
+WITH upserts AS (
+    SELECT * FROM analytics.stg_city_upserts SEMI JOIN d_cities USING (city)
+),
+named AS (
+    SELECT city, name FROM upserts
+    QUALIFY row_number() OVER (PARTITION BY city ORDER BY time DESC, id DESC, source DESC) = 1
+),
+zoned AS (
+    SELECT city, timezone FROM upserts
+    WHERE timezone IN (SELECT name FROM pg_timezone_names())
     QUALIFY row_number() OVER (PARTITION BY city ORDER BY time DESC, id DESC, source DESC) = 1
 )
-SELECT d.city, l.name, coalesce(l.timezone, getvariable('default_timezone')) AS timezone
-FROM d_cities d LEFT JOIN latest l USING (city);
+SELECT d.city, n.name, coalesce(z.timezone, getvariable('default_timezone')) AS timezone
+FROM d_cities d LEFT JOIN named n USING (city) LEFT JOIN zoned z USING (city);
 
 CREATE OR REPLACE TEMP TABLE tz_changed AS
 SELECT city FROM analytics.cities b JOIN cities_after a USING (city) WHERE a.timezone <> b.timezone;

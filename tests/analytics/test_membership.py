@@ -142,3 +142,18 @@ def test_every_city_in_slug_order_and_unknown_types_name_no_city(config, tmp_pat
     ]
     with pytest.raises(metrics.MetricsError, match="ghost"):
         read(config, metrics.member_growth, "ghost", "month", "2026-03-01", "2026-03-01")
+
+
+def test_a_timezone_duckdb_cannot_use_is_passed_over(config, tmp_path):
+    # Python's zoneinfo lists the system alias `localtime`, so ingest accepts it; the build
+    # keeps the latest usable timezone rather than failing.
+    load(config, [
+        ev("city:upserted", "c1", "2026-01-01T00:00:00Z", name="Pune", timezone="Asia/Kolkata"),
+        ev("city:upserted", "c2", "2026-01-02T00:00:00Z", name="Pune!", timezone="localtime"),
+        joined("j", "2026-03-01T20:00:00Z", "u1"),
+    ], tmp_path / "in")
+    build(config)
+    assert body(read(config, metrics.cities)) == [["sydney", "Pune!", "Asia/Kolkata"]]
+    assert body(read(config, metrics.member_growth, "sydney", "day", "2026-03-02", "2026-03-02")) == [
+        ["sydney", "2026-03-02", "1", "0", "1", "1"],
+    ]

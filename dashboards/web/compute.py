@@ -8,6 +8,9 @@ snapshot, re-opened when the file is replaced.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -48,3 +51,17 @@ def overview_row(path: str, version: tuple, city: data_module.City, window: Wind
 def ready() -> bool:
     """A no-op that makes a new worker import everything above before the first page."""
     return True
+
+
+def watch_parent() -> None:
+    """Worker initializer: end this worker when the server process is gone, however it ended
+    (a SIGKILL leaves no chance to shut the pool down, and a worker would wait forever)."""
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="pulse-parent-watch", daemon=True).start()

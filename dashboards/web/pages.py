@@ -85,7 +85,8 @@ class PageData:
         with self._pool_lock:
             if self._pool is None:
                 # spawn, not fork: the web process has threads (and DuckDB) that fork would copy mid-flight.
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=compute_module.watch_parent)
                 for _ in range(self.workers):
                     self._pool.submit(compute_module.ready)
             return self._pool

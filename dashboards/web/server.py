@@ -10,6 +10,7 @@ for the warehouse lock: a running ingest or build just means the next try.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Callable
 
@@ -45,6 +46,9 @@ def serve(
         say(f"pulse serve: could not refresh the dashboard snapshot: {error}")
     app = create_app(config, **{"warm": True, "workers": workers, **(app_options or {})})
     refresher.start()
+    # SIGTERM (a service manager stopping the server) ends it like Ctrl-C: the workers and the
+    # refresher are stopped on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     # waitress says "Task queue depth is N" whenever every thread is busy: normal under load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     say(f"pulse serve: http://{host}:{port}/ (Ctrl-C stops)")
@@ -54,3 +58,7 @@ def serve(
     finally:
         refresher.stop()
         app.extensions["pulse.dashboards"].pages.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

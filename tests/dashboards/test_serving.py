@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.cookiejar
 import json
+import os
 import re
 import subprocess
 import threading
@@ -182,5 +183,41 @@ def test_pages_keep_answering_while_ingest_and_build_run(demo, tmp_path):
             time.sleep(0.5)
         else:
             raise AssertionError("the new members never reached the pages")
+    finally:
+        server.stop()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def _gone(pids: set[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(os.path.exists(f"/proc/{pid}") for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+def test_workers_end_with_the_server(demo, stop):
+    server = Server(demo.data_dir)
+    try:
+        Visitor(server.url, "admin@example.org", ADMIN_PASSWORD).get("/city/perth?range=30d")
+        workers = _children(server.process.pid)
+        assert len(workers) >= 2  # the figure workers (and multiprocessing's resource tracker)
+        getattr(server.process, stop)()
+        server.process.wait(15)
+        assert _gone(workers, 10), f"workers left behind after {stop}"
     finally:
         server.stop()

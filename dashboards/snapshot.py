@@ -76,8 +76,9 @@ class Freshness:
         if not self.built:
             reasons.append("The metrics have not been built yet: run `pulse build`.")
         elif self.max_seq > self.last_seq:
-            reasons.append(f"{self.max_seq - self.last_seq} events ingested since the last build are not in "
-                           "these figures yet (the next `pulse build` adds them).")
+            waiting = self.max_seq - self.last_seq
+            reasons.append(f"{waiting} event{'s' if waiting != 1 else ''} ingested since the last build "
+                           f"{'are' if waiting != 1 else 'is'} not in these figures yet (the next `pulse build` adds them).")
         if self.last_ingest_at is None:
             reasons.append("No ingest has completed yet.")
         elif now - self.last_ingest_at > stale_after:

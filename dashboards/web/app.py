@@ -89,9 +89,13 @@ def create_app(
     blueprints: Iterable[Blueprint] = (),
     public_endpoints: Iterable[str] = (),
     csrf_exempt_endpoints: Iterable[str] = (),
+    nav_links: Iterable[tuple[str, str]] = (),
 ) -> Flask:
     """The WSGI app over `config`'s data folder (people file and dashboard snapshot).
 
+    `blueprints` are other packages' routes, behind the same gate; `public_endpoints` need no
+    sign-in, `csrf_exempt_endpoints` no CSRF token (they must authenticate requests their own
+    way); `nav_links` are (label, path) pairs shown to signed-in people in the top bar.
     `warm` starts a background thread that computes every city's preset pages after each new
     snapshot; `workers` > 0 computes figures in that many worker processes (`pulse serve` does
     both); `cache_size` is how many computed pages are kept.
@@ -121,9 +125,11 @@ def create_app(
     for extra in blueprints:
         app.register_blueprint(extra)
 
+    extra_nav = list(nav_links)
+
     @app.context_processor
     def _links():
-        return {"links": render.WebLinks(), "static": False}
+        return {"links": render.WebLinks(), "static": False, "nav_links": extra_nav}
 
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)

@@ -16,6 +16,27 @@ from pulse.people import MIN_PASSWORD_LENGTH, People, PeopleError, ROLES
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
+# Other command modules add their web pages to `pulse serve` here (pulse.cli may import every
+# package; the packages do not import each other): each function takes the Config and returns
+# keyword arguments of `dashboards.web.app.create_app`: `blueprints`, `public_endpoints`,
+# `csrf_exempt_endpoints`, `nav_links`.
+WEB_EXTENSIONS: list = []
+
+
+def register_web_extension(extension) -> None:
+    """Add pages to `pulse serve`: `extension(config) -> {"blueprints": [...], ...}`."""
+    WEB_EXTENSIONS.append(extension)
+
+
+def _extensions(config) -> dict:
+    merged = {"blueprints": [], "public_endpoints": set(), "csrf_exempt_endpoints": set(), "nav_links": []}
+    for extension in WEB_EXTENSIONS:
+        for key, value in extension(config).items():
+            if key not in merged:
+                raise ValueError(f"web extension {extension!r}: unknown option {key!r}")
+            merged[key] = merged[key] | set(value) if isinstance(merged[key], set) else merged[key] + list(value)
+    return merged
+
 
 def _choice(range_name: str, start: str | None, end: str | None, period: str):
     if (start or end) and range_name != "custom":
@@ -83,7 +104,7 @@ def serve(ctx, host, port, threads, workers, refresh_seconds, stale_after_hours,
     except ValueError as error:
         fail(str(error), code=2)
     options = {"secret_key": secret, "stale_after": timedelta(hours=stale_after_hours),
-               "secure_cookies": secure_cookies, "cache_size": cache_size}
+               "secure_cookies": secure_cookies, "cache_size": cache_size, **_extensions(config)}
     try:
         run_guarded(lambda: run_server(config, host=host, port=port, threads=threads, workers=workers,
                                        refresh_seconds=refresh_seconds, app_options=options))

@@ -221,3 +221,20 @@ def test_workers_end_with_the_server(demo, stop):
         assert _gone(workers, 10), f"workers left behind after {stop}"
     finally:
         server.stop()
+
+
+def test_pages_warn_when_events_arrived_after_the_build(demo, tmp_path):
+    from dashboards.web.app import create_app
+    from tests.dashboards.conftest import SECRET
+    from tests.dashboards.test_web_access import sign_in
+
+    config = copy_warehouse(demo, tmp_path / "data")
+    app = create_app(config, secret_key=SECRET)
+    admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
+    assert 'id="stale-warning"' not in admin.get("/city/sydney").get_data(as_text=True)
+    _add_meetup(config, tmp_path)
+    publish(config)
+    page = admin.get("/city/sydney").get_data(as_text=True)
+    assert 'id="stale-warning"' in page
+    assert "1 event ingested since the last build is not in these figures yet" in page
+    assert "Data as of: last ingest" in page

@@ -291,3 +291,34 @@ def test_assets_are_served_locally_and_cacheable(app):
     again = client.get("/assets/plotly.min.js", headers={"If-None-Match": plotly.headers["ETag"].strip('"')})
     assert again.status_code == 304
     assert client.get("/assets/secrets.txt").status_code == 404
+
+
+def test_another_package_adds_pages_behind_the_same_gate(demo):
+    from flask import Blueprint, current_app, g
+
+    extra = Blueprint("extra", __name__)
+
+    @extra.get("/extra/<slug>")
+    def city_extra(slug):
+        current_app.extensions["pulse.auth"].require_city(slug)
+        return f"queue of {slug} for {g.user.email}"
+
+    @extra.post("/extra/act")
+    def act():
+        return "done"
+
+    @extra.post("/extra/hook")
+    def hook():  # authenticates its caller its own way (e.g. a signed Slack request)
+        return "hooked"
+
+    app = create_app(demo.config, secret_key=SECRET, blueprints=[extra], public_endpoints={"extra.hook"},
+                     csrf_exempt_endpoints={"extra.hook"}, nav_links=[("Queue", "/extra/sydney")])
+    assert app.test_client().get("/extra/sydney").status_code == 302
+    lead = sign_in(app, "lead@example.org", LEAD_PASSWORD)
+    assert lead.get("/extra/sydney").get_data(as_text=True) == "queue of sydney for lead@example.org"
+    assert lead.get("/extra/perth").status_code == 404
+    assert lead.get("/extra/perth").headers["Content-Security-Policy"]
+    assert lead.post("/extra/act").status_code == 403
+    assert lead.post("/extra/act", data={"csrf_token": csrf_of(lead, "/account")}).status_code == 200
+    assert app.test_client().post("/extra/hook").get_data(as_text=True) == "hooked"
+    assert '<a href="/extra/sydney">Queue</a>' in lead.get("/account").get_data(as_text=True)

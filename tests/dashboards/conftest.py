@@ -185,8 +185,10 @@ def require_chromium():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for a test module, closed after it: Playwright's sync API cannot start while
+    another instance runs in the same thread, so none may outlive the module that uses it."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 

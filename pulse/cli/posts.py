@@ -7,6 +7,7 @@ import sys
 import click
 
 from pulse.cli.common import fail, load_config, main, run_guarded
+from pulse.cli.dashboards import register_web_extension
 from pulse.people import People, PeopleError
 
 from posters import approvals, x_length
@@ -14,6 +15,10 @@ from posters.allowlist import EgressRefused
 from posters.planner import sync
 from posters.publisher import Publisher, PublisherBusy, dry_run_text
 from posters.store import STATES, PostError, PostStore, now_utc
+from posters.web import app_options as posts_web_options
+
+# `pulse serve` also serves the approval queue and receives Slack's button clicks.
+register_web_extension(posts_web_options)
 
 
 def _guarded(action):

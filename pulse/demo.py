@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from analytics import refresh
+from analytics.summary import summarize, summary_lines
+from dashboards.demo import demo_sign_in, render_demo
 from jobs.ingest.run import ingest
 from jobs.ingest.sources.files import FilesSource, discover
 from pulse import demo_data
@@ -52,14 +54,25 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
     say("3. Building the metrics")
     report = refresh.build(demo)
     say(f"   built in {report.seconds:.1f} s")
+    for text in summary_lines(summarize(demo, as_of=now.date())):
+        say(f"   {text}")
 
-    say("4. Drafting posts for the upcoming meetups (Slack, X, Facebook) and dry-running them")
+    say("4. Rendering the dashboards (offline HTML, and the snapshot `pulse serve` reads)")
+    pages = render_demo(demo, folder / "dashboards")
+    say(f"   {len(pages)} pages in {folder / 'dashboards'}")
+
+    say("5. Drafting posts for the upcoming meetups (Slack, X, Facebook) and dry-running them")
     for text in demo_posts(demo, now=now, show=3).rstrip().splitlines():
         say(f"   {text}")
 
     shown = _shown_dir(folder)
+    sign_in = demo_sign_in(demo)
     say("")
     say("Where to look next:")
+    say(f"   open {pages[0]}   # the region overview; each city links to its page")
+    say(f"   pulse --data-dir {shown} serve                   # then sign in at http://127.0.0.1:8080/")
+    say(f"        as {sign_in.email} with password {sign_in.password}")
+    say(f"        or once with {sign_in.link}")
     say(f"   pulse --data-dir {shown} rejects                 # what was rejected, where and why")
     say(f"   pulse --data-dir {shown} sources                 # where each source stands")
     say(f"   pulse --data-dir {shown} metrics member-growth --city sydney --period month "

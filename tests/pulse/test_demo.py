@@ -28,6 +28,10 @@ def test_demo_runs_the_pipeline_and_says_where_to_look(tmp_path):
     accepted_line = next(line for line in out.splitlines() if line.strip().startswith("accepted "))
     assert f"accepted {events}," in accepted_line
     assert "dry run, nothing sent" in out
+    index = tmp_path / ".pulse" / "demo" / "dashboards" / "index.html"
+    assert f"open {index}" in out and index.is_file()
+    assert all((index.parent / f"{city}.html").is_file() for city in ("sydney", "perth", "auckland"))
+    assert "members, " in out and "attendance rate 0." in out  # the per-city summary
 
     again = run_demo(tmp_path)  # the demo starts over: no leftovers of the first run
     assert again.returncode == 0, again.stderr

@@ -31,7 +31,7 @@ class ConfigError(Exception):
 class WarehouseConfig:
     data_dir: str = ".pulse"
     """Folder holding the DuckDB file and its lock; relative paths are taken from the config file's folder."""
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"
     threads: int = 2
     lock_timeout_seconds: float = 600.0
     """How long a writing command waits for another writer before giving up."""

@@ -40,7 +40,10 @@ class Counts:
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Per-connection tables validation reads: the IANA names this machine's tzdata knows."""
+    """Ready a writing connection for ingest: the IANA names validation checks against, and
+    fewer checkpoints (measured: at DuckDB's default 16 MB, checkpointing after nearly every
+    batch made COMMIT a third of the run; 256 MB keeps the pending log bounded)."""
+    con.execute("SET checkpoint_threshold = '256MB'")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS known_timezones (name VARCHAR)")
     if not con.execute("SELECT count(*) FROM known_timezones").fetchall()[0][0]:
         names = pa.table({"name": sorted(available_timezones())})

@@ -38,9 +38,11 @@ def test_sigkill_mid_file_then_rerun_gives_every_event_once(make_config, tmp_pat
 
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    # Kill once some batches are committed (the file has grown past its first megabytes).
+    # Kill once some batches are committed (the database and its log hold a few megabytes).
+    log = database.with_name(database.name + ".wal")
     while time.monotonic() < deadline and process.poll() is None:
-        if database.exists() and database.stat().st_size > 6_000_000:
+        written = sum(path.stat().st_size for path in (database, log) if path.exists())
+        if written > 6_000_000:
             break
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)

@@ -121,13 +121,23 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
         con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {_VALIDATION_SQL}")
     finally:
         con.unregister("not_strict_json")
-    # Most records are new: only keys seen twice in the batch, or already in events (found by
-    # their hash alone, a cheap scan), need the closer look below.
+    # Most records are new: only keys seen twice in the batch, or already in events, need the
+    # closer look below. Stored events are found by their hash alone, then fetched by rowid:
+    # reading `raw` for the whole table (as a plain join would) made each batch cost O(events).
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE earlier_rows AS
+        SELECT rowid AS rid FROM events
+        WHERE key_hash IN (SELECT key_hash FROM judged_batch WHERE reason IS NULL)
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE earlier AS
+        SELECT key_hash, source, id, raw FROM events WHERE rowid IN (SELECT rid FROM earlier_rows)
+    """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE suspect_keys AS
         SELECT key_hash FROM judged_batch WHERE reason IS NULL GROUP BY key_hash HAVING count(*) > 1
         UNION
-        SELECT key_hash FROM events WHERE key_hash IN (SELECT key_hash FROM judged_batch WHERE reason IS NULL)
+        SELECT key_hash FROM earlier
     """)
     # For each suspect record: the content already accepted under its key (an earlier event, or
     # the first of that key in this batch), and whether it is itself that first one.
@@ -136,9 +146,6 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
         WITH suspects AS (
             SELECT *, row_number() OVER (PARTITION BY source, id ORDER BY ord) AS nth
             FROM judged_batch WHERE reason IS NULL AND key_hash IN (SELECT key_hash FROM suspect_keys)
-        ),
-        earlier AS (
-            SELECT source, id, raw FROM events WHERE key_hash IN (SELECT key_hash FROM suspect_keys)
         )
         SELECT s.*, coalesce(x.raw, first.raw) AS accepted_raw,
                x.raw IS NULL AND s.nth = 1 AS is_new
@@ -193,7 +200,8 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
     finally:
         con.unregister("conflicting")
         con.execute("DROP TABLE IF EXISTS keyed")
-        con.execute("DROP TABLE IF EXISTS suspect_keys")
+        for table in ("suspect_keys", "earlier", "earlier_rows"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute("DROP TABLE IF EXISTS new_rejects")
     return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
 

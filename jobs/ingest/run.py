@@ -16,6 +16,7 @@ from pulse.config import Config, SourceConfig, check_secrets
 from pulse.warehouse import open_warehouse
 
 from jobs.ingest import loader
+from jobs.ingest.prefetch import prefetched
 from jobs.ingest.sources import make_source
 from jobs.ingest.sources.base import Source, SourceError
 from jobs.ingest.sources.files import FilesSource, discover
@@ -105,7 +106,7 @@ def _pull(con, source: Source, on_progress: Progress | None) -> SourceResult:
     error = None
     seq = loader.next_seq(con)
     try:
-        for batch in source.batches(position):
+        for batch in prefetched(source.batches(position)):
             got = loader.commit_batch(con, batch, run_id=run_id, source_name=source.name,
                                       kind=source.kind, first_seq=seq)
             seq += got.accepted

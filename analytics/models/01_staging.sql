@@ -17,7 +17,8 @@ WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi') AND type 
 INSERT INTO analytics.stg_city_upserts SELECT * FROM d_city_upserts;
 
 CREATE OR REPLACE TEMP TABLE d_memberships AS
-SELECT city, data->>'$.user_id' AS user_id, time, id, source, type = 'user:joined_city' AS is_join
+SELECT city, data->>'$.user_id' AS user_id, time, id, source, type = 'user:joined_city' AS is_join,
+       hash(city, data->>'$.user_id') AS member_hash
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi')
   AND type IN ('user:joined_city', 'user:left_city');
@@ -36,7 +37,7 @@ INSERT INTO analytics.stg_meetup_changes SELECT * FROM d_meetup_changes;
 
 CREATE OR REPLACE TEMP TABLE d_rsvps AS
 SELECT data->>'$.event_id' AS event_id, data->>'$.user_id' AS user_id, time, id, source,
-       data->>'$.status' AS status
+       data->>'$.status' AS status, hash(data->>'$.event_id', data->>'$.user_id') AS pair_hash
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi') AND type = 'event:rsvp';
 INSERT INTO analytics.stg_rsvps SELECT * FROM d_rsvps;
@@ -44,10 +45,13 @@ INSERT INTO analytics.stg_rsvps SELECT * FROM d_rsvps;
 -- A check-in is a fact about a (meetup, user): checked_in counts distinct users, so each pair
 -- is staged once and the delta keeps only pairs not seen before.
 CREATE OR REPLACE TEMP TABLE d_checkins AS
-SELECT DISTINCT data->>'$.event_id' AS event_id, data->>'$.user_id' AS user_id
+SELECT DISTINCT data->>'$.event_id' AS event_id, data->>'$.user_id' AS user_id,
+       hash(data->>'$.event_id', data->>'$.user_id') AS pair_hash
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi') AND type = 'event:checked_in';
-DELETE FROM d_checkins d USING analytics.stg_checkins s WHERE d.event_id = s.event_id AND d.user_id = s.user_id;
+DELETE FROM d_checkins d
+USING (SELECT event_id, user_id FROM analytics.stg_checkins SEMI JOIN d_checkins USING (pair_hash)) s
+WHERE d.event_id = s.event_id AND d.user_id = s.user_id;  -- exact: the hash only narrows the search
 INSERT INTO analytics.stg_checkins SELECT * FROM d_checkins;
 
 CREATE OR REPLACE TEMP TABLE d_posts AS

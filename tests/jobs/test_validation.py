@@ -111,6 +111,7 @@ CASES = [
     ("cancelled: numeric reason", typed("event:cancelled", {"event_id": "m1", "reason": 0}), "bad_field:reason"),
     ("checked in: no user", typed("event:checked_in", {"event_id": "m1"}), "missing_field:user_id"),
     ("city: unknown timezone", typed("city:upserted", {"name": "Sydney", "timezone": "Mars/Olympus"}), "bad_field:timezone"),
+    ("city: host-only timezone", typed("city:upserted", {"name": "Sydney", "timezone": "localtime"}), "bad_field:timezone"),
     ("city: timezone case", typed("city:upserted", {"name": "Sydney", "timezone": "australia/sydney"}), "bad_field:timezone"),
     ("city: valid", typed("city:upserted", {"name": "Sydney", "timezone": "Australia/Sydney", "region": "au"}), None),
     ("city: no name", typed("city:upserted", {"timezone": "Australia/Sydney"}), "missing_field:name"),

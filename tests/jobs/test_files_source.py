@@ -204,3 +204,21 @@ def test_lines_longer_than_a_batch_and_many_batches(make_config, tmp_path):
     assert (summary.accepted, summary.rejected) == (60, 0)
     assert query(config, "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events") == [(1, 60, 60)]
     assert [id_ for _, id_ in events(config)] == [f"m{i}" for i in range(60)]
+
+
+def test_bytes_appended_after_the_pull_looked_wait_for_the_next_pull(make_config, tmp_path):
+    from jobs.ingest.sources.files import FilesSource, discover
+
+    folder = tmp_path / "in"
+    path = write_lines(folder / "a.ndjson", [joined(1)])
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))  # at rest: an unfinished tail would be taken
+    source = FilesSource("exports", lambda: discover(str(folder), tmp_path), batch_bytes=1024, settle_seconds=60)
+    batches = source.batches(None)
+    first = next(batches)  # the file was looked at (size, age) and its first batch read
+    with open(path, "a") as handle:  # meanwhile the exporter starts the next line
+        handle.write(line(joined(2))[:20])
+    rest = list(batches)
+    raws = first.raws + [raw for batch in rest for raw in batch.raws]
+    assert raws == [line(joined(1))]
+    assert rest[-1].position["files"][str(path.resolve())]["offset"] == len(line(joined(1))) + 1

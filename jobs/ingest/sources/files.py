@@ -126,9 +126,15 @@ class FilesSource:
         try:
             with _open(ref) as stream:
                 _skip_to(stream, offset, ref)
+                # Read no further than the size seen above: bytes a writer appends meanwhile
+                # may end in a half-written line, and are for the next pull to judge.
+                remaining = None if _is_gzip(ref) else max(stat.st_size - offset, 0)
                 carry = b""
                 while True:
-                    chunk = stream.read(self._batch_bytes)
+                    want = self._batch_bytes if remaining is None else min(self._batch_bytes, remaining)
+                    chunk = stream.read(want) if want else b""
+                    if remaining is not None:
+                        remaining -= len(chunk)
                     at_end = not chunk
                     data = carry + chunk
                     cut = data.rfind(b"\n") + 1

@@ -181,14 +181,13 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
             "SELECT count(*) FROM keyed WHERE NOT is_new AND ord NOT IN (SELECT ord FROM conflicting)"
         ).fetchall()[0][0]
         # A reject already on record (same place, same text: a re-read file) is not recorded again.
-        new_rejects = con.execute(
+        con.execute(
             f"""CREATE OR REPLACE TEMP TABLE new_rejects AS
                 SELECT ord, location, reason, raw FROM judged_batch WHERE reason IS NOT NULL
                 UNION ALL
                 SELECT ord, location, '{CONFLICTING_DUPLICATE}', raw FROM keyed
                 WHERE ord IN (SELECT ord FROM conflicting)"""
         )
-        del new_rejects
         seen_rejects = con.execute(
             """SELECT count(*) FROM new_rejects n
                WHERE EXISTS (SELECT 1 FROM rejects r WHERE r.source_name = ? AND r.location = n.location

@@ -18,8 +18,10 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -44,42 +46,21 @@ class Fault:
     delay: float = 0.0
 
 
-class FeedServer:
+class FeedServer(LocalServer):
+    name = "feed"
+
     def __init__(self, events=(), *, token: str = "test-token"):
+        super().__init__()
         self.token = token
         self.events: list = list(events)
         self.requests: list[Recorded] = []
         self._faults: deque[Fault | None] = deque()
         self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def __enter__(self) -> FeedServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="fake-feed", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._closing.set()  # wakes delayed answers so shutdown does not wait for them
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler(self):
+        return _handler_for(self)
 
     # -- scripting ------------------------------------------------------------------------
 

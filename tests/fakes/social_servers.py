@@ -21,8 +21,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.local_server import LocalServer
 
 
 @dataclass
@@ -43,45 +45,20 @@ class Fault:
     """With a delay: take the post first, then answer late (the client's outcome is unknown)."""
 
 
-class _FakeApi:
+class _FakeApi(LocalServer):
     name = "fake"
 
     def __init__(self, *, token: str = "test-token"):
+        super().__init__()
         self.token = token
         self.requests: list[Recorded] = []
         self.posts: list[dict] = []
         self._faults: deque[Fault | None] = deque()
         self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._counter = 0
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name=f"fake-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler(self):
+        return _handler_for(self)
 
     # -- scripting ------------------------------------------------------------------------
 

@@ -70,14 +70,16 @@ def write_json(frame: pd.DataFrame, out: IO[str]) -> None:
     out.write("\n")
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters shown escaped (`\\x1b`, `\\n`), so
+    user text can neither break a table's lines nor drive the terminal."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def render_table(frame: pd.DataFrame) -> str:
     rows = records(frame)
     header = [str(column) for column in frame.columns]
-    body = [[_printable(str(value)) for value in row.values()] for row in rows]
+    body = [[printable(str(value)) for value in row.values()] for row in rows]
     # Numbers (and rates) align right, text left.
     numeric = [column in RATE_COLUMNS or (bool(rows) and all(
         isinstance(row[column], (int, float)) and not isinstance(row[column], bool) for row in rows))

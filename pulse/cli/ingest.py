@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from analytics.formatting import printable
 from jobs.ingest.run import ADHOC_SOURCE, ingest as run_ingest
 from jobs.ingest.sources.base import SourceError
 from pulse.cli.common import fail, load_config, main, run_guarded
@@ -115,7 +116,7 @@ def rejects(ctx: click.Context, limit: int | None, reason: str | None, source_na
 
 def _print_table(headers, rows, squeeze: int | None = None) -> None:
     """An aligned table; column `squeeze` is cut (with …) so that lines fit the terminal."""
-    cells = [[_one_line(value) for value in row] for row in rows]
+    cells = [["" if value is None else printable(str(value)) for value in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     if squeeze is not None:
         room = shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for i, w in enumerate(widths) if i != squeeze)
@@ -124,11 +125,6 @@ def _print_table(headers, rows, squeeze: int | None = None) -> None:
     for row in cells:
         shown = [(v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(row, widths)]
         click.echo("  ".join(shown).rstrip())
-
-
-def _one_line(value) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
 
 
 @main.command()

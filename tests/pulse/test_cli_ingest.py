@@ -125,3 +125,11 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
     assert b"adhoc: [" in shown and b"100.0%" in shown
     piped = pulse("ingest", "--file", "exports", cwd=tmp_path, check=True)
     assert piped.stderr == ""
+
+
+def test_the_rejects_table_shows_control_characters_escaped(tmp_path):
+    write_lines(tmp_path / "exports" / "a.ndjson", ['{"title": "\x1b[31mred\x1b[0m\x07"'])
+    pulse("--data-dir", "w", "ingest", "--file", "exports", cwd=tmp_path, check=True)
+    out = pulse("--data-dir", "w", "rejects", "--format", "table", cwd=tmp_path, check=True).stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[31mred\\x1b[0m\\x07" in out

@@ -61,7 +61,7 @@ def main() -> None:
                              mode="approval", state="approved", text=text, content=content, snapshot={},
                              starts_at=iso(starts), due_at=iso(dt.datetime.now(dt.timezone.utc)))
         started = time.monotonic()
-        report = Publisher(config).run(send_approval_requests=False)
+        Publisher(config).run(send_approval_requests=False)
         elapsed = time.monotonic() - started
         with PostStore(config) as store:
             posts = store.find(city="bench")
@@ -70,7 +70,6 @@ def main() -> None:
         for kind in kinds:
             mine = [p for p in posts if p.channel == kind]
             published = [p for p in mine if p.state == "published"]
-            last = max((p.updated_at for p in published), default=None)
             rate = len(published) / elapsed if elapsed else 0
             print(f"  {kind:<9} {len(published):>4}/{len(mine)} published, {rate:6.1f} posts/s "
                   f"(limit {args.rate / 60:.1f}/s), retries {sum(p.attempts - 1 for p in mine)}")

@@ -30,9 +30,9 @@ import random
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 __all__ = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pulse.config import Config, SourceConfig, check_secrets
+from pulse.config import Config, check_secrets
 from pulse.warehouse import open_warehouse
 
 from jobs.ingest import loader

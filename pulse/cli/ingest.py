@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 
@@ -187,7 +188,6 @@ def describe_position(kind: str, position) -> str:
 
 def _size_now(path: str) -> int:
     try:
-        import os
         return os.stat(path).st_size
     except OSError:
         return 0

@@ -19,7 +19,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from jobs.ingest.sources.base import Batch, SourceError
 
@@ -55,7 +55,7 @@ def discover(spec: str, base_dir: Path) -> list[FileRef]:
 class FilesSource:
     kind = "files"
 
-    def __init__(self, name: str, files: Iterable[FileRef] | callable, *, batch_bytes: int,
+    def __init__(self, name: str, files: Iterable[FileRef] | Callable[[], list[FileRef]], *, batch_bytes: int,
                  settle_seconds: float, clock=time.time):
         self.name = name
         self._files = files

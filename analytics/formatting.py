@@ -1,4 +1,5 @@
-"""Metrics as they leave Pulse: CSV, JSON and an aligned table for people.
+"""Metrics as they leave Pulse: each value in the contract's output format, then written by the
+one CSV/JSON/table writer (`pulse.core.output`).
 
 The contract's output formats: dates `YYYY-MM-DD`; instants in UTC `YYYY-MM-DDTHH:MM:SS[.fff]Z`;
 `attendance_rate` with exactly four decimals, empty when undefined; text exactly as sent. CSV
@@ -9,16 +10,18 @@ meant for a terminal, escapes control characters, so a title cannot drive the te
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date, datetime
 from typing import IO
 
 import pandas as pd
 
-from analytics.periods import format_instant, format_rate
+from pulse.core import output
+from pulse.core.instants import format_instant
 
-FORMATS = ("csv", "json", "table")
+from analytics.periods import format_rate
+
+FORMATS = output.FORMATS
 RATE_COLUMNS = {"attendance_rate"}
 
 
@@ -49,60 +52,26 @@ def records(frame: pd.DataFrame) -> list[dict]:
             for row in frame.itertuples(index=False, name=None)]
 
 
-def _csv_field(value) -> str:
-    text = str(value)
-    # Quoted when it holds a delimiter, a quote or a line break of either kind: the csv
-    # module would leave a lone "\r" bare with "\n" line ends, and readers split on it.
-    if any(ch in text for ch in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+def _rows(frame: pd.DataFrame) -> tuple[list[str], list[list]]:
+    return [str(c) for c in frame.columns], [list(record.values()) for record in records(frame)]
 
 
-def write_csv(frame: pd.DataFrame, out: IO[str]) -> None:
-    """RFC 4180 quoting, lines ending in "\n"."""
-    out.write(",".join(_csv_field(c) for c in frame.columns) + "\n")
-    for record in records(frame):
-        out.write(",".join(_csv_field(v) for v in record.values()) + "\n")
-
-
-def write_json(frame: pd.DataFrame, out: IO[str]) -> None:
-    json.dump(records(frame), out, ensure_ascii=False, indent=1)
-    out.write("\n")
-
-
-def printable(text: str) -> str:
-    """Text safe to print on a terminal: control characters shown escaped (`\\x1b`, `\\n`), so
-    user text can neither break a table's lines nor drive the terminal."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def render_table(frame: pd.DataFrame) -> str:
+def numeric_columns(frame: pd.DataFrame) -> list[bool]:
+    """Which columns a table aligns right: rates and columns holding only numbers."""
     rows = records(frame)
-    header = [str(column) for column in frame.columns]
-    body = [[printable(str(value)) for value in row.values()] for row in rows]
-    # Numbers (and rates) align right, text left.
-    numeric = [column in RATE_COLUMNS or (bool(rows) and all(
+    return [column in RATE_COLUMNS or (bool(rows) and all(
         isinstance(row[column], (int, float)) and not isinstance(row[column], bool) for row in rows))
         for column in frame.columns]
-    widths = [max([len(name)] + [len(cells[i]) for cells in body]) for i, name in enumerate(header)]
-
-    def line(cells):
-        return "  ".join(cell.rjust(width) if right else cell.ljust(width)
-                         for cell, width, right in zip(cells, widths, numeric)).rstrip()
-
-    lines = [line(header), line(["-" * width for width in widths])]
-    lines.extend(line(cells) for cells in body)
-    if not body:
-        lines.append("(no rows)")
-    return "\n".join(lines) + "\n"
 
 
-def write(frame: pd.DataFrame, fmt: str, out: IO[str]) -> None:
-    if fmt == "csv":
-        write_csv(frame, out)
-    elif fmt == "json":
-        write_json(frame, out)
-    elif fmt == "table":
-        out.write(render_table(frame))
-    else:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+def write_csv(frame: pd.DataFrame, out: IO[str], *, formula_safe: bool = False) -> None:
+    output.write_csv(*_rows(frame), out, formula_safe=formula_safe)
+
+
+def write(frame: pd.DataFrame, fmt: str, out: IO[str], *, width: int | None = None,
+          formula_safe: bool = False) -> None:
+    """`frame` in one of FORMATS; `formula_safe` for CSV opened in spreadsheets (the dashboards'
+    downloads), never for `pulse metrics`, whose CSV is the contract's exact text."""
+    columns, rows = _rows(frame)
+    output.write(columns, rows, fmt, out, numeric=numeric_columns(frame) if fmt == "table" else None,
+                 width=width, formula_safe=formula_safe)

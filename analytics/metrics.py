@@ -20,8 +20,8 @@ import pandas as pd
 
 from analytics import refresh
 from analytics.periods import check_period, next_period, parse_date, period_start, periods, rate
-from pulse.config import Config
-from pulse.warehouse import open_warehouse
+from pulse.core.config import Config
+from pulse.core.warehouse import open_warehouse
 
 MEMBER_GROWTH = ["city", "period_start", "joins", "leaves", "net", "members_end"]
 ATTENDANCE = ["city", "event_id", "title", "starts_at", "status", "going", "checked_in", "no_shows",
@@ -46,13 +46,15 @@ def connect(
     *,
     build_if_stale: bool = True,
     on_notice: Callable[[str], None] | None = None,
+    builder: Callable[[Config], object] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to up-to-date models.
 
     When events arrived since the last build, say so through `on_notice` (one line; stderr by
     default) and, with `build_if_stale` (the default), build first: a reader would rather wait
     for a short incremental build than be handed stale figures. Without it, the stale figures
-    are served after the notice.
+    are served after the notice. `builder` is what builds (default `refresh.build`; the CLI
+    passes the pipeline's, which also publishes the dashboards' snapshot).
     """
     notice = on_notice or (lambda message: print(f"pulse: {message}", file=sys.stderr, flush=True))
     with open_warehouse(config, write=False, purpose="metrics") as con:
@@ -68,7 +70,7 @@ def connect(
             yield con
             return
     notice(f"{why}; building the metrics first")
-    refresh.build(config)
+    (builder or refresh.build)(config)
     with open_warehouse(config, write=False, purpose="metrics") as con:
         yield con
 

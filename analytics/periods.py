@@ -4,7 +4,7 @@ and the exact arithmetic the metrics are written with. Pure functions, no I/O.""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 PERIODS = ("day", "week", "month")
@@ -80,15 +80,3 @@ def format_rate(value) -> str:
     # A float here is always the nearest double to a four-decimal value (see `rate`), so
     # rounding it to four decimals again gives that value back exactly.
     return f"{value:.4f}"
-
-
-def format_instant(moment: datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SS[.fff]Z` in UTC; the fraction only when not zero, in milliseconds
-    when it is a whole number of them, else in microseconds (nothing is rounded away)."""
-    utc = moment.astimezone(timezone.utc)
-    text = (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}")
-    micro = utc.microsecond
-    if micro:
-        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
-    return text + "Z"

@@ -20,10 +20,13 @@ from importlib import resources
 
 import duckdb
 
-from pulse.config import Config
-from pulse.warehouse import Migration, migrate, migrations_in, open_warehouse
+from pulse.core import timezones
+from pulse.core.config import Config
+from pulse.core.warehouse import Migration, migrate, open_warehouse
 
-COMPONENT = "analytics"
+from analytics.plugin import MIGRATIONS
+
+COMPONENT = MIGRATIONS.name
 
 # Emptied by a full build; the state row is rewritten at the end of every build.
 TABLES = (
@@ -83,7 +86,7 @@ class BuildReport:
 
 
 def analytics_migrations() -> list[Migration]:
-    return migrations_in(COMPONENT, resources.files("analytics") / "migrations")
+    return MIGRATIONS.load()
 
 
 def models() -> list[Model]:
@@ -103,6 +106,7 @@ def build_in(con: duckdb.DuckDBPyConnection, config: Config, *, full: bool = Fal
     """Bring the models up to date on an open, writable connection."""
     started = time.perf_counter()
     migrate(con, analytics_migrations())
+    timezones.install(con)
     default_tz = config.analytics.default_timezone
     con.execute("BEGIN TRANSACTION")
     try:

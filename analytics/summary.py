@@ -21,7 +21,7 @@ import pandas as pd
 
 from analytics import metrics
 from analytics.periods import format_rate, rate
-from pulse.config import Config
+from pulse.core.config import Config
 
 COLUMNS = ["city", "name", "as_of", "members", "last_month", "net_last_month", "attendance_rate",
            "top_post_id", "top_post_title", "top_post_views"]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from posters.publisher import Publisher  # noqa: E402
 from posters.store import PostStore, iso  # noqa: E402
-from pulse import config as config_module  # noqa: E402
+from pulse.core import config as config_module  # noqa: E402
 from tests.fakes.social_servers import FacebookServer, SlackServer, XServer  # noqa: E402
 from tests.posters.conftest import SECRETS, channels  # noqa: E402
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from jobs.ingest.run import ingest  # noqa: E402
 from pulse import demo_data  # noqa: E402
-from pulse.config import from_dict  # noqa: E402
+from pulse.core.config import from_dict  # noqa: E402
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # The child reports its own peak RSS (VmHWM): getrusage's ru_maxrss of a child also counts the

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dashboards.export import export_all
 from dashboards.snapshot import publish
-from pulse.config import Config
+from pulse.core.config import Config
 from pulse.people import People
 
 DEMO_EMAIL = "demo-admin@pulse.example"

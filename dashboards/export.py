@@ -21,7 +21,8 @@ from analytics import metrics
 from dashboards import data as data_module, render
 from dashboards.ranges import Choice
 from dashboards.snapshot import Freshness, open_snapshot, publish_from, read_freshness, snapshot_path
-from pulse.config import Config
+from pulse.core.config import Config
+from pulse.web.app import SHELL_ASSETS, shell_asset
 
 DEFAULT_STALE_AFTER = timedelta(hours=24)
 
@@ -47,6 +48,8 @@ def plotly_js() -> bytes:
 def asset_bytes(name: str) -> bytes:
     if name == "plotly.min.js":
         return plotly_js()
+    if name in SHELL_ASSETS:
+        return shell_asset(name)
     if name not in render.ASSETS:
         raise KeyError(name)
     return (resources.files("dashboards") / "static" / name).read_bytes()
@@ -62,6 +65,7 @@ def export_all(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     cities: list[str] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    builder: Callable[[Config], object] | None = None,
 ) -> list[Path]:
     """Publish a fresh snapshot, then write the offline dashboards into `out_dir`.
 
@@ -69,7 +73,7 @@ def export_all(
     the assets. `build_if_stale` builds the metrics first when events arrived since the last
     build (as `pulse metrics` does). `cities` limits the pages to those slugs.
     """
-    with metrics.connect(config, build_if_stale=build_if_stale, on_notice=on_notice) as con:
+    with metrics.connect(config, build_if_stale=build_if_stale, on_notice=on_notice, builder=builder) as con:
         publish_from(con, config)
     return export_snapshot(snapshot_path(config), out_dir, choice=choice, now=now, stale_after=stale_after,
                            cities=cities)

@@ -29,7 +29,8 @@ from dashboards.kpis import Kpi
 from dashboards.ranges import PERIOD_LABELS, PERIODS, PRESET_LABELS, Choice
 from dashboards.snapshot import Freshness
 
-ASSETS = ("dashboard.css", "dashboard.js", "plotly.min.js")
+ASSETS = ("pulse.css", "dashboard.css", "dashboard.js", "plotly.min.js")
+"""What a page links to: the web shell's stylesheet, the dashboards' own, their script, plotly.js."""
 
 
 class Links(Protocol):
@@ -80,8 +81,10 @@ class StaticLinks:
 
 
 def write(frame: pd.DataFrame, fmt: str) -> str:
+    """A download: the contract's formats, with CSV made safe to open in a spreadsheet (a text
+    cell that starts like a formula is prefixed with `'`)."""
     out = io.StringIO()
-    formatting.write(frame, fmt, out)
+    formatting.write(frame, fmt, out, formula_safe=True)
     return out.getvalue()
 
 
@@ -255,5 +258,7 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
 
 def environment() -> jinja2.Environment:
     """The templates outside Flask (offline export), with autoescape on for everything."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("dashboards", "templates"), autoescape=True,
+    loader = jinja2.ChoiceLoader([jinja2.PackageLoader("dashboards", "templates"),
+                                  jinja2.PackageLoader("pulse.web", "templates")])
+    return jinja2.Environment(loader=loader, autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

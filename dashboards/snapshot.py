@@ -16,7 +16,6 @@ unchanged and the pages show exactly what `pulse metrics` prints. Beside them, o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import threading
 import time
@@ -28,8 +27,8 @@ from typing import Iterator
 import duckdb
 
 from analytics import refresh
-from pulse.config import Config
-from pulse.warehouse import LockTimeout, database_path, open_warehouse
+from pulse.core.config import Config
+from pulse.core.warehouse import LockTimeout, database_path, open_warehouse
 
 SNAPSHOT_NAME = "dashboard.duckdb"
 
@@ -111,10 +110,9 @@ def publish(config: Config, *, wait: bool = True) -> Path:
     snapshot_path(config).parent.mkdir(parents=True, exist_ok=True)
     if not database_path(config).exists():
         return _write(config, None, 0)
-    if not wait:
-        config = dataclasses.replace(config, warehouse=dataclasses.replace(config.warehouse, lock_timeout_seconds=0))
     quiet = (lambda message: None) if not wait else None
-    with open_warehouse(config, write=False, purpose="dashboard snapshot", on_wait=quiet) as con:
+    with open_warehouse(config, write=False, purpose="dashboard snapshot", on_wait=quiet,
+                        timeout=None if wait else 0) as con:
         return publish_from(con, config)
 
 

@@ -11,11 +11,9 @@ import logging
 import time
 from typing import Callable
 
-from analytics import refresh as analytics_refresh
-from dashboards import snapshot
-from jobs.ingest.run import ingest
-from posters.publisher import Publisher
-from pulse.config import Config
+from pulse.core.config import Config
+
+from jobs import pipeline
 
 log = logging.getLogger("pulse.jobs")
 
@@ -25,18 +23,18 @@ class JobFailed(Exception):
 
 
 def refresh_job(config: Config) -> str:
-    summary = ingest(config, on_wait=log.info)
-    report = analytics_refresh.build(config)
-    snapshot.publish(config)
-    line = f"{summary.line()}; metrics built in {report.seconds:.1f} s"
-    if summary.errors:
-        raise JobFailed(f"{line}; " + "; ".join(summary.errors))
+    report = pipeline.refresh(config, on_wait=log.info)
+    line = report.line()
+    if report.ingest.errors:
+        raise JobFailed(f"{line}; " + "; ".join(report.ingest.errors))
     return line
 
 
 def publish_job(config: Config) -> str:
     if not config.cities:
         return "no channels configured"
+    from posters.publisher import Publisher
+
     report = Publisher(config).run()
     line = (f"published {report.count('published')}, failed {report.count('failed')}, "
             f"needs attention {report.count('needs_attention')}")

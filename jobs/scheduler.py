@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.runner import JOBS, run_job
-from pulse.config import Config
+from pulse.core.config import Config
 
 log = logging.getLogger("pulse.jobs")
 

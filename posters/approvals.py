@@ -13,6 +13,7 @@ import re
 from pulse.people import People, User
 
 from posters import drafts
+from posters.channels import kind_of
 from posters.drafts import DraftError
 from posters.store import Post, PostError, PostStore, iso, now_utc
 
@@ -105,19 +106,7 @@ def resolve(store: PostStore, post_id: int, *, published_url: str | None, actor:
 
 def external_id_from_url(channel: str, url: str) -> str:
     """The id follow-ups need (a Slack thread, an X reply) from the post's link, when it says."""
-    if channel == "slack":
-        match = re.search(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})", url)
-        if match:
-            return f"{match.group(1)}/{match.group(2)}.{match.group(3)}"
-    if channel == "x":
-        match = re.search(r"/status(?:es)?/(\d+)", url)
-        if match:
-            return match.group(1)
-    if channel == "facebook":
-        match = re.search(r"facebook\.com/(\d+_\d+)", url)
-        if match:
-            return match.group(1)
-    return url
+    return kind_of(channel).external_id_from_url(url)
 
 
 def _actor(user: User, via: str) -> str:

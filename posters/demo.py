@@ -6,37 +6,38 @@ ago so the generated meetups qualify; secrets are not needed for a dry run). Not
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 
-from pulse.config import ChannelConfig, CityConfig, Config
-from pulse.warehouse import open_warehouse
+from pulse.core.config import Config
+from pulse.core.warehouse import open_warehouse
 
 from posters.publisher import Publisher
+from posters.settings import cities_section
 
 DEMO_ENABLED_SINCE = "2000-01-01T00:00:00Z"
 
 
-def demo_channels(cities: list[str]) -> tuple[CityConfig, ...]:
-    built = []
+def demo_channels(cities: list[str]) -> tuple:
+    """Each city's three channels, as `[cities.SLUG.channels.*]` tables would give them."""
+    raw = {}
     for slug in cities:
-        common = {"city": slug, "mode": "auto", "post": "on_create", "enabled_since": DEMO_ENABLED_SINCE}
+        common = {"mode": "auto", "post": "on_create", "enabled_since": DEMO_ENABLED_SINCE}
         env = slug.upper().replace("-", "_")
-        built.append(CityConfig(slug=slug, channels=(
-            ChannelConfig(kind="slack", channel=f"#{slug}-meetups", token_env=f"DEMO_{env}_SLACK_TOKEN", **common),
-            ChannelConfig(kind="x", api_key_env="DEMO_X_API_KEY", api_secret_env="DEMO_X_API_SECRET",
-                          access_token_env=f"DEMO_{env}_X_TOKEN", access_secret_env=f"DEMO_{env}_X_SECRET", **common),
-            ChannelConfig(kind="facebook", page_id=f"demo-{slug}-page", page_token_env=f"DEMO_{env}_FB_TOKEN", **common),
-        )))
-    return tuple(built)
+        raw[slug] = {"channels": {
+            "slack": {"channel": f"#{slug}-meetups", "token_env": f"DEMO_{env}_SLACK_TOKEN", **common},
+            "x": {"api_key_env": "DEMO_X_API_KEY", "api_secret_env": "DEMO_X_API_SECRET",
+                  "access_token_env": f"DEMO_{env}_X_TOKEN", "access_secret_env": f"DEMO_{env}_X_SECRET", **common},
+            "facebook": {"page_id": f"demo-{slug}-page", "page_token_env": f"DEMO_{env}_FB_TOKEN", **common},
+        }}
+    return cities_section().parse(raw, "cities")
 
 
 def demo_posts(demo_config: Config, *, now: dt.datetime | None = None, show: int = 6) -> str:
     """Draft and dry-run the upcoming meetups in `demo_config`'s (already ingested) warehouse; the printout."""
     with open_warehouse(demo_config, write=False, purpose="demo posts") as con:
         cities = [row[0] for row in con.execute("SELECT DISTINCT city FROM events ORDER BY city").fetchall()]
-    config = dataclasses.replace(demo_config, cities=demo_channels(cities))
+    config = demo_config.replace(cities=demo_channels(cities))
     clock = (lambda: now) if now is not None else None
     publisher = Publisher(config, now=clock) if clock else Publisher(config)
     report = publisher.run(dry_run=True)

@@ -1,6 +1,10 @@
 """Drafting: a meetup's state → the exact payload each channel gets. Pure functions, no I/O.
 
-Templates are plain text with `{field}` placeholders (see `pulse.config.TEMPLATE_FIELDS`);
+What differs per channel (its templates, limits, escaping, payload) is its kind's
+(`posters/channels/`); what is the same for all is here: the template fields, `render`, and
+`_fit`, which cuts user text until a channel's limit is met.
+
+Templates are plain text with `{field}` placeholders (see `posters.channels.base.TEMPLATE_FIELDS`);
 substitution is a lookup in a dict of strings, never `str.format` (whose `{title.__class__}`
 reaches into objects) nor any template engine, so a template cannot run code. A template line
 whose placeholders all came out empty (`📍 {venue}` for a meetup without a venue) is left out.
@@ -13,27 +17,12 @@ weighted length fits 280; the meetup's link is never cut (X counts any URL as 23
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from posters import x_length
+from analytics.meetups import Meetup
 
-DEFAULT_TEMPLATES = {
-    ("x", "announce"): "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
-    ("x", "update"): "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}\n{url}",
-    ("x", "cancel"): "Cancelled: {title} ({weekday} {date})\n{reason}\n{url}",
-    ("slack", "announce"): "*{title}*\n:calendar: {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
-    ("slack", "update"): "*Update: {title}*\n:calendar: now {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
-    ("slack", "cancel"): "*Cancelled: {title}* ({weekday} {date})\n{reason}\n{url}",
-    ("facebook", "announce"): "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
-    ("facebook", "update"): "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}",
-    ("facebook", "cancel"): "Cancelled: {title} ({weekday} {date})\n{reason}",
-}
-TEMPLATE_KEYS = {"announce": "template", "update": "update_template", "cancel": "cancel_template"}
-SLACK_SECTION_LIMIT = 3000
-FACEBOOK_LIMIT = 63_206
+
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
@@ -44,27 +33,11 @@ class DraftError(Exception):
     """A draft that cannot be made (a template too long for the channel even with the text cut)."""
 
 
-@dataclass(frozen=True)
-class Meetup:
-    city: str
-    event_id: str
-    title: str
-    starts_at: dt.datetime
-    created_at: dt.datetime
-    """When the meetup was created on the platform (its `event:created` time)."""
-    timezone: str
-    city_name: str = ""
-    venue: str = ""
-    url: str = ""
-    description: str = ""
-    cancelled: bool = False
-    reason: str = ""
-
-    def snapshot(self) -> dict:
-        """The fields a draft is rendered from, as JSON values (stored with the draft)."""
-        return {"title": self.title, "starts_at": self.starts_at.isoformat(), "venue": self.venue, "url": self.url,
-                "description": self.description, "timezone": self.timezone, "city_name": self.city_name,
-                "reason": self.reason}
+def snapshot(meetup: Meetup) -> dict:
+    """The fields a draft is rendered from, as JSON values (stored with the draft)."""
+    return {"title": meetup.title, "starts_at": meetup.starts_at.isoformat(), "venue": meetup.venue, "url": meetup.url,
+            "description": meetup.description, "timezone": meetup.timezone, "city_name": meetup.city_name,
+            "reason": meetup.reason}
 
 
 def fields(meetup: Meetup) -> dict[str, str]:
@@ -97,53 +70,18 @@ def render(template: str, values: dict[str, str]) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def escape_slack(text: str) -> str:
-    """Slack's mrkdwn escaping: the three characters that start mentions, links and entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def template_for(channel_config, kind: str) -> str:
-    return getattr(channel_config, TEMPLATE_KEYS[kind]) or DEFAULT_TEMPLATES[(channel_config.kind, kind)]
-
-
 def draft(channel_config, kind: str, meetup: Meetup) -> tuple[str, dict]:
     """(text, content) of the `kind` post (announce, update, cancel) for this channel."""
-    channel = channel_config.kind
-    template = template_for(channel_config, kind)
-    values = fields(meetup)
-    if channel == "x":
-        text = _fit(template, values, fits=lambda t: x_length.weighted_length(t) <= x_length.MAX_WEIGHTED_LENGTH,
-                    clean=_x_clean, cut=x_length.shorten, size=x_length.unit_count, channel="X (280, as X counts)")
-        return text, {"text": text}
-    if channel == "slack":
-        text = _fit(template, values, fits=lambda t: len(t) <= SLACK_SECTION_LIMIT, clean=escape_slack,
-                    cut=_cut_chars, size=len, channel=f"a Slack section ({SLACK_SECTION_LIMIT} characters)")
-        return text, slack_content(text)
-    text = _fit(template, values, fits=lambda t: len(t) <= FACEBOOK_LIMIT, clean=lambda v: v,
-                cut=_cut_chars, size=len, channel="Facebook")
-    return text, {"message": text, "link": meetup.url}
-
-
-def slack_content(text: str) -> dict:
-    """The Block Kit message: one mrkdwn section, and the same text as the notification fallback."""
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    return channel_config.channel_kind.draft(channel_config, kind, meetup)
 
 
 def edited(channel: str, content: dict, text: str) -> dict:
-    """The payload after a person rewrote the words (an organiser's own Slack markup is kept as written)."""
+    """The payload after a person rewrote the words (an organiser's own markup is kept as written)."""
+    from posters.channels import kind_of
+
     if not text.strip():
         raise DraftError("the text is empty")
-    if channel == "x":
-        length = x_length.weighted_length(text)
-        if not x_length.is_valid(text):
-            raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
-                             if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
-        return {"text": text}
-    if channel == "slack":
-        if len(text) > SLACK_SECTION_LIMIT:
-            raise DraftError(f"too long for a Slack section: {len(text)} of {SLACK_SECTION_LIMIT} characters")
-        return slack_content(text)
-    return {**content, "message": text}
+    return kind_of(channel).edited(content, text)
 
 
 def _x_clean(value: str) -> str:

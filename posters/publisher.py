@@ -34,11 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from pulse.config import ChannelConfig, Config, ConfigError, check_channel_secrets
+from pulse.core.config import Config, ConfigError, check_secrets
+from pulse.core.egress import EgressRefused, check_url
 
-from posters import x_length
-from posters.allowlist import EgressRefused, check_url
-from posters.channels import Channel, SendError, make_channel
+from posters.channels import Channel, ChannelSettings, SendError, kind_of, make_channel
 from posters.planner import SyncSummary, sync
 from posters.store import Post, PostError, PostStore, iso, now_utc
 
@@ -123,7 +122,7 @@ def check_egress(config: Config) -> None:
                                   "the test host in publisher.allow_hosts_for_tests") from None
 
 
-def channel_configs(config: Config) -> dict[tuple[str, str], ChannelConfig]:
+def channel_configs(config: Config) -> dict[tuple[str, str], ChannelSettings]:
     return {(c.city, c.kind): c for city in config.cities for c in city.channels}
 
 
@@ -147,7 +146,7 @@ class Publisher:
     def run(self, *, dry_run: bool = False, send_approval_requests: bool = True) -> PublishReport:
         check_egress(self.config)
         if not dry_run:
-            check_channel_secrets(self.config)
+            check_secrets(self.config, only="cities")
         # The lock is held for the whole run: a second publisher must never take this run's
         # *publishing* posts for ones left by a crash.
         with publisher_lock(self.config):
@@ -351,11 +350,7 @@ class Publisher:
         if channel_config is None:
             return f"{post.channel} of {post.city} (not configured)"
         follow = " (follow-up)" if post.parent_id else ""
-        if post.channel == "slack":
-            return f"Slack {channel_config.channel} ({post.city}){follow}"
-        if post.channel == "x":
-            return f"X via {channel_config.access_token_env} ({post.city}){follow}"
-        return f"Facebook Page {channel_config.page_id} ({post.city}){follow}"
+        return f"{channel_config.channel_kind.where(channel_config)} ({post.city}){follow}"
 
 
 def _waiting_state(post: Post) -> str:
@@ -364,9 +359,4 @@ def _waiting_state(post: Post) -> str:
 
 def dry_run_text(post: Post) -> str:
     """Exactly what would be sent: the payload's fields as the API gets them."""
-    if post.channel == "x":
-        return f"text ({x_length.weighted_length(post.text)}/280 as X counts):\n{post.content['text']}"
-    if post.channel == "slack":
-        import json
-        return f"text:\n{post.content['text']}\nblocks: {json.dumps(post.content['blocks'], ensure_ascii=False)}"
-    return f"message:\n{post.content['message']}\nlink: {post.content.get('link') or '(none)'}"
+    return kind_of(post.channel).payload_text(post.content)

@@ -18,17 +18,16 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from pulse.config import Config, ConfigError, secret
+from pulse.core.config import Config, ConfigError, secret
 from pulse.people import People
 
-from posters import approvals, x_length
-from posters.channels import SendError
-from posters.drafts import escape_slack
+from posters import approvals
+from posters.channels import SendError, kind_of
+from posters.channels.slack import SlackKind, escape as escape_slack
 from posters.store import PostError, PostStore
 
 MAX_AGE_SECONDS = 300
 APPROVE, REJECT = "pulse_approve", "pulse_reject"
-CHANNEL_NAMES = {"slack": "Slack", "x": "X", "facebook": "Facebook"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,10 @@ class Answer:
 
 def approval_message(post) -> tuple[str, list[dict]]:
     """The organisers' channel message for a draft: its exact wording, and the two buttons."""
-    label = f"{CHANNEL_NAMES[post.channel]} {post.kind} for {post.city} (post {post.id})"
+    kind = kind_of(post.channel)
+    label = f"{kind.label} {post.kind} for {post.city} (post {post.id})"
     quoted = "\n".join("> " + line for line in escape_slack(post.text).split("\n"))
-    detail = f"{x_length.weighted_length(post.text)}/280 as X counts" if post.channel == "x" else \
-        (f"link: {post.content.get('link')}" if post.channel == "facebook" and post.content.get("link") else "")
+    detail = kind.measure(post.text) or (f"link: {post.content['link']}" if post.content.get("link") else "")
     value = f"{post.id}:{approvals.text_hash(post)}"
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Approval needed:* {label}"}},
@@ -72,7 +71,7 @@ def send_approval_requests(config: Config, store: PostStore, channel_for) -> tup
         if not waiting:
             continue
         try:
-            client = channel_for(city.slug, "slack").client
+            client = channel_for(city.slug, SlackKind.name).client
         except (ConfigError, SendError, PostError) as error:
             errors.append(f"cities.{city.slug}.approvals_slack_channel: {error}")
             continue

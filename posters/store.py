@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from pulse.config import Config
+from pulse.core.config import Config
 
 FILE_NAME = "posts.sqlite"
 

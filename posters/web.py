@@ -1,7 +1,5 @@
-"""The approval queue in `pulse serve` and the Slack interactions endpoint, as a Flask blueprint.
-
-Plugged into the dashboards app through its blueprint hook (it imports nothing from
-`dashboards`): `create_app(config, **posters.web.app_options(config))`. The app's gate applies:
+"""The approval queue in `pulse serve` and the Slack interactions endpoint: a `WebExtension` of
+the web shell (registered by `posters.plugin`). The shell's gate applies:
 sign-in required (except the Slack endpoint, which proves itself by its signature), CSRF on
 every form (except the Slack endpoint, which Slack cannot send a token to), and a person sees and
 acts on the posts of their own cities only (others answer 404, as the dashboards do).
@@ -9,31 +7,28 @@ acts on the posts of their own cities only (others answer 404, as the dashboards
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, g, get_flashed_messages, jsonify, redirect, \
-    render_template, request
+from flask import Blueprint, Response, abort, flash, g, get_flashed_messages, jsonify, redirect, render_template, request
 
-from pulse.config import Config
+from pulse.core.config import Config
+from pulse.web.auth import auth
+from pulse.web.extension import NavLink, WebExtension
 
-from posters import approvals, x_length
+from posters import approvals
+from posters.channels import kind_of
 from posters.publisher import dry_run_text
 from posters.slack_approvals import handle_interaction
 from posters.store import STATES, PostError, PostStore
 
-AUTH = "pulse.auth"
 SLACK_ENDPOINT = "posts.slack_interactions"
 
 
-def app_options(config: Config) -> dict:
-    """What `create_app` needs to serve the queue and the Slack buttons."""
-    return {"blueprints": [make_blueprint(config)], "public_endpoints": {SLACK_ENDPOINT},
-            "csrf_exempt_endpoints": {SLACK_ENDPOINT}}
+def extension() -> WebExtension:
+    return WebExtension(name="posts", blueprint=make_blueprint, public_endpoints=frozenset({SLACK_ENDPOINT}),
+                        csrf_exempt_endpoints=frozenset({SLACK_ENDPOINT}), nav_links=(NavLink("Posts", "/posts"),))
 
 
 def make_blueprint(config: Config) -> Blueprint:
     bp = Blueprint("posts", __name__, template_folder="templates")
-
-    def auth():
-        return current_app.extensions[AUTH]
 
     def post_for_user(store: PostStore, post_id: int):
         try:
@@ -54,7 +49,7 @@ def make_blueprint(config: Config) -> Blueprint:
         with PostStore(config) as store:
             posts = [p for p in store.find(state=None if status == "all" else status) if user.can_see(p.city)]
         shown = [{"post": p, "payload": dry_run_text(p),
-                  "x_length": x_length.weighted_length(p.text) if p.channel == "x" else None,
+                  "x_length": kind_of(p.channel).measure(p.text),
                   "hash": approvals.text_hash(p)} for p in posts]
         return render_template("posts/queue.html", posts=shown, status=status, states=STATES,
                                flashes=get_flashed_messages(), page="posts")
@@ -97,7 +92,8 @@ def make_blueprint(config: Config) -> Blueprint:
         def act(store, post):
             text = request.form.get("text", "").replace("\r\n", "\n")
             done = approvals.edit(store, people, post.id, text, g.user.email, via="web")
-            extra = f" ({x_length.weighted_length(done.text)}/280 as X counts)" if done.channel == "x" else ""
+            measured = kind_of(done.channel).measure(done.text)
+            extra = f" ({measured})" if measured else ""
             return f"Post {done.id} edited{extra}; it is {done.state.replace('_', ' ')}."
         return _act(post_id, act)
 

@@ -6,7 +6,6 @@ every run, so `make demo` can be run again and again and always shows the same k
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +16,8 @@ from analytics.summary import summarize, summary_lines
 from dashboards.demo import demo_sign_in, render_demo
 from jobs.ingest.run import ingest
 from pulse import demo_data
-from pulse.config import Config, SourceConfig
+from jobs.ingest.sources.files import FilesSettings
+from pulse.core.config import Config
 from posters.demo import demo_posts
 
 DEMO_SOURCE = "demo-exports"
@@ -26,12 +26,8 @@ DEMO_SOURCE = "demo-exports"
 def demo_config(config: Config) -> Config:
     """The configuration the demo runs with: the real one, over `<data_dir>/demo/` and its exports."""
     folder = config.data_dir / "demo"
-    exports = SourceConfig(name=DEMO_SOURCE, kind="files", path=str(folder / "exports"), settle_seconds=0)
-    return dataclasses.replace(
-        config,
-        warehouse=dataclasses.replace(config.warehouse, data_dir=str(folder)),
-        sources=(exports,),
-    )
+    exports = FilesSettings(name=DEMO_SOURCE, kind="files", path=str(folder / "exports"), settle_seconds=0)
+    return config.with_data_dir(folder).replace(sources=(exports,))
 
 
 def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pulse import config as config_module
-from pulse.warehouse import open_warehouse
+from pulse.core import config as config_module
+from pulse.core.warehouse import open_warehouse
 
 
 def envelope(id: str = "e1", type: str = "user:joined_city", *, data=None, source: str = "platform/au",

@@ -29,7 +29,9 @@ INSERT INTO analytics.stg_memberships SELECT * FROM d_memberships;
 CREATE OR REPLACE TEMP TABLE d_meetup_changes AS
 SELECT data->>'$.event_id' AS event_id, type, city, time, id, source,
        data->>'$.title' AS title,
-       CAST(upper(data->>'$.starts_at') AS TIMESTAMPTZ) AS starts_at
+       CAST(upper(data->>'$.starts_at') AS TIMESTAMPTZ) AS starts_at,
+       data->>'$.venue' AS venue, data->>'$.url' AS url, data->>'$.description' AS description,
+       data->>'$.reason' AS reason, seq
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi')
   AND type IN ('event:created', 'event:updated', 'event:cancelled');

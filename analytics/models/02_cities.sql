@@ -2,9 +2,9 @@
 -- default. Recomputed for every city named in the delta. `tz_changed` lists the known cities
 -- whose timezone moved: every local-time bucket of theirs is recomputed by the models below.
 
--- A timezone DuckDB cannot convert with is passed over (ingest checks names against Python's
--- zoneinfo, which also lists the system alias `localtime`): one odd upsert must not stop
--- every build.
+-- Only names of Pulse's one list of timezones (`known_timezones`, the same list ingest
+-- validates with) are used; an upsert that came in before that list was the rule (an old
+-- warehouse may hold `localtime`) is passed over rather than stop every build.
 CREATE OR REPLACE TEMP TABLE cities_after AS
 WITH upserts AS (
     SELECT * FROM analytics.stg_city_upserts SEMI JOIN d_cities USING (city)
@@ -15,7 +15,7 @@ named AS (
 ),
 zoned AS (
     SELECT city, timezone FROM upserts
-    WHERE timezone IN (SELECT name FROM pg_timezone_names())
+    WHERE timezone IN (SELECT name FROM known_timezones)
     QUALIFY row_number() OVER (PARTITION BY city ORDER BY time DESC, id DESC, source DESC) = 1
 )
 SELECT d.city, n.name, coalesce(z.timezone, getvariable('default_timezone')) AS timezone

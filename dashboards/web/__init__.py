@@ -1,1 +1,1 @@
-"""The dashboards web app: `create_app` (Flask) and `serve` (waitress), behind `pulse serve`."""
+"""The dashboards in `pulse serve`: their routes (`app.py`) and the figures behind them (`pages.py`, `compute.py`)."""

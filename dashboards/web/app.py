@@ -1,45 +1,32 @@
-"""The dashboards web app (Flask): city pages, the overview, their CSV and JSON, sign-in.
+"""The dashboards in `pulse serve`: city pages, the overview, their CSV and JSON, as one
+`WebExtension` of the web shell (which gives them sign-in, CSRF, headers and error pages).
 
 Pages read the dashboard snapshot (see `dashboards.snapshot`), never the warehouse, so they
 answer while `pulse ingest` and `pulse build` run. What a page computes from one snapshot is
-cached by the snapshot's version: a new snapshot is a new key, never a stale answer.
-
-Other packages add their pages as Flask blueprints: `create_app(config, blueprints=[bp],
-public_endpoints={...}, csrf_exempt_endpoints={...})`. Their routes get the same gate (sign-in
-required unless public, CSRF on every unsafe method unless exempt), the same security headers,
-`g.user`, and `current_app.extensions["pulse.auth"]` (`require_city`, `require_admin`,
-`csrf_token`); their templates can extend `base.html` and put `{{ csrf_token }}` in a hidden
-`csrf_token` field of each form.
+cached by the snapshot's version: a new snapshot is a new key, never a stale answer. While the
+server runs, the extension keeps the snapshot fresh (`Refresher`) and computes every city's
+preset pages ahead (`PageData.start_warming`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import secrets
-import sys
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Callable
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request
-from werkzeug.exceptions import HTTPException
 
 from dashboards import data as data_module, render
 from dashboards.export import DEFAULT_STALE_AFTER, asset_bytes
 from dashboards.ranges import RangeError, parse_choice
-from dashboards.snapshot import SnapshotReader, snapshot_path
-from dashboards.web import auth as auth_module
+from dashboards.snapshot import Refresher, SnapshotReader, snapshot_path
 from dashboards.web.pages import PageData
-from pulse.config import Config
-from pulse.people import People
+from pulse.core.config import Config
+from pulse.web import auth as auth_module
+from pulse.web.app import SHELL_ASSETS
+from pulse.web.extension import WebExtension
 
-SECRET_ENV = "PULSE_SESSION_SECRET"
 EXTENSION = "pulse.dashboards"
-
-# Scripts from this app only (no inline script, no eval); plotly.js sets inline styles.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 class Dashboards:
@@ -52,119 +39,68 @@ class Dashboards:
         self.clock = clock
         self.stale_after = stale_after
         self.pages = PageData(reader, clock, cache_size, workers)
+        self.refresher: Refresher | None = None
 
 
 def state() -> Dashboards:
     return current_app.extensions[EXTENSION]
 
 
-def session_secret(secret: str | None = None, on_notice: Callable[[str], None] | None = None) -> str:
-    """The key that signs session cookies: given, else from $PULSE_SESSION_SECRET, else a new
-    random one for this process only (sessions then end when the server stops)."""
-    if secret:
-        return secret
-    from_env = os.environ.get(SECRET_ENV, "")
-    if from_env:
-        if len(from_env) < 32:
-            raise ValueError(f"{SECRET_ENV}: use at least 32 random characters (e.g. `python -c "
-                             "'import secrets; print(secrets.token_urlsafe(32))'`)")
-        return from_env
-    (on_notice or (lambda message: print(message, file=sys.stderr)))(
-        f"pulse: {SECRET_ENV} is not set; sessions are signed with a key made for this run "
-        "and end when the server stops")
-    return secrets.token_urlsafe(48)
-
-
-def create_app(
-    config: Config,
-    *,
-    people: People | None = None,
-    secret_key: str | None = None,
-    clock: Callable[[], datetime] | None = None,
-    stale_after: timedelta = DEFAULT_STALE_AFTER,
-    secure_cookies: bool = False,
-    cache_size: int = 1024,
-    warm: bool = False,
-    workers: int = 0,
-    blueprints: Iterable[Blueprint] = (),
-    public_endpoints: Iterable[str] = (),
-    csrf_exempt_endpoints: Iterable[str] = (),
-    nav_links: Iterable[tuple[str, str]] = (),
-) -> Flask:
-    """The WSGI app over `config`'s data folder (people file and dashboard snapshot).
-
-    `blueprints` are other packages' routes, behind the same gate; `public_endpoints` need no
-    sign-in, `csrf_exempt_endpoints` no CSRF token (they must authenticate requests their own
-    way); `nav_links` are (label, path) pairs shown to signed-in people in the top bar.
-    `warm` starts a background thread that computes every city's preset pages after each new
-    snapshot; `workers` > 0 computes figures in that many worker processes (`pulse serve` does
-    both); `cache_size` is how many computed pages are kept.
-    """
-    app = Flask("dashboards", template_folder="templates", static_folder=None)
-    app.config.update(
-        SECRET_KEY=session_secret(secret_key),
-        SESSION_COOKIE_NAME="pulse_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth_module.SESSION_HOURS),
-        MAX_CONTENT_LENGTH=64 * 1024,  # forms here are a few fields
-        TEMPLATES_AUTO_RELOAD=False,
-    )
-    app.jinja_env.autoescape = True
-    now = clock or (lambda: datetime.now(timezone.utc))
-    dashboards = Dashboards(config, SnapshotReader(snapshot_path(config)), clock=now,
-                            stale_after=stale_after, cache_size=cache_size, workers=workers)
+def install(app: Flask, config: Config, options: dict) -> None:
+    """Options: `stale_after` (warn when the last ingest is older), `cache_size` (computed pages
+    kept), `warm` (compute every city's preset pages after each new snapshot), `workers` (> 0:
+    compute figures in that many worker processes), `refresh_seconds` (how often a running
+    server looks for a newer warehouse)."""
+    dashboards = Dashboards(config, SnapshotReader(snapshot_path(config)), clock=app.config["PULSE_CLOCK"],
+                            stale_after=options.get("stale_after", DEFAULT_STALE_AFTER),
+                            cache_size=options.get("cache_size", 1024), workers=options.get("workers", 0))
+    dashboards.refresh_seconds = options.get("refresh_seconds", 5.0)
     app.extensions[EXTENSION] = dashboards
-    if warm:
+    if options.get("warm"):
         dashboards.pages.start_warming()
-    auth_module.install(app, people or People(config),
-                        public=set(public_endpoints) | PUBLIC, csrf_exempt=set(csrf_exempt_endpoints),
-                        clock=lambda: now().timestamp())
-    app.register_blueprint(blueprint)
-    for extra in blueprints:
-        app.register_blueprint(extra)
-
-    extra_nav = list(nav_links)
-
-    @app.context_processor
-    def _links():
-        return {"links": render.WebLinks(), "static": False, "nav_links": extra_nav}
-
-    app.after_request(_security_headers)
-    app.register_error_handler(HTTPException, _error_page)
-    return app
 
 
-def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")  # sign-in link tokens stay out of Referer
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.endpoint != "dashboards.asset":
-        # Figures of a person's cities: no shared cache may keep them.
-        headers["Cache-Control"] = "no-store"
-    return response
+def start(app: Flask) -> None:
+    """For a serving process: publish a snapshot now when the warehouse is free and newer, and
+    keep doing so every few seconds, never waiting for the warehouse lock."""
+    import sys
+
+    dashboards: Dashboards = app.extensions[EXTENSION]
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    refresher = Refresher(dashboards.config, interval=dashboards.refresh_seconds,
+                          on_error=lambda error: say(f"pulse serve: could not refresh the dashboard snapshot: {error}"))
+    try:
+        if refresher.refresh_once():
+            say("pulse serve: published a fresh dashboard snapshot")
+        elif refresher.last_attempt_busy:
+            say("pulse serve: the warehouse is busy; serving the previous snapshot until it is free")
+    except Exception as error:  # noqa: BLE001 - a broken warehouse must not keep the pages down
+        say(f"pulse serve: could not refresh the dashboard snapshot: {error}")
+    refresher.start()
+    dashboards.refresher = refresher
+    if not dashboards.pages.warming:
+        dashboards.pages.start_warming()
 
 
-_ERROR_TITLES = {400: "That request cannot be answered", 401: "Sign in first", 403: "Refused",
-                 404: "Not found", 405: "Not allowed", 410: "Gone", 413: "Too large",
-                 429: "Too many attempts", 503: "Not ready yet"}
+def stop(app: Flask) -> None:
+    dashboards: Dashboards = app.extensions[EXTENSION]
+    if dashboards.refresher is not None:
+        dashboards.refresher.stop()
+    dashboards.pages.stop()
 
 
-def _error_page(error: HTTPException):
-    if error.code in (301, 302, 303, 307, 308):
-        return error
-    message = error.description or ""
-    if error.code == 404:
-        message = "There is nothing here for you: the page does not exist, or it is about a city that is not yours."
-    return render_template("error.html", title=_ERROR_TITLES.get(error.code, "Error"), message=message), error.code
+def extension() -> WebExtension:
+    return WebExtension(
+        name="dashboards", blueprint=lambda config: blueprint, public_endpoints=frozenset(PUBLIC),
+        assets={name: (lambda name=name: asset_bytes(name)) for name in render.ASSETS if name not in SHELL_ASSETS},
+        install=install, start=start, stop=stop)
 
 
-blueprint = Blueprint("dashboards", __name__)
-PUBLIC = {"dashboards.asset", "dashboards.health"}
+blueprint = Blueprint("dashboards", __name__, template_folder=str(resources.files("dashboards") / "templates"))
+PUBLIC = {"dashboards.health"}
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
@@ -263,24 +199,6 @@ def _download(frame, fmt: str, name: str) -> Response:
     response.headers["Content-Type"] = FORMATS[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
-
-
-_ASSET_TYPES = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
-_asset_cache: dict[str, tuple[bytes, str]] = {}
-
-
-@blueprint.get("/assets/<name>")
-def asset(name: str):
-    if name not in render.ASSETS:
-        abort(404)
-    if name not in _asset_cache:
-        content = asset_bytes(name)
-        _asset_cache[name] = (content, hashlib.sha256(content).hexdigest()[:16])
-    content, etag = _asset_cache[name]
-    response = Response(content, content_type=_ASSET_TYPES[name.rsplit(".", 1)[1]])
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return response.make_conditional(request)
 
 
 @blueprint.get("/healthz")

@@ -192,6 +192,11 @@ class PageData:
             self._stop.wait(interval)
 
     @property
+    def warming(self) -> bool:
+        """Whether the background warmer has been started."""
+        return self._thread is not None
+
+    @property
     def warm(self) -> bool:
         """Whether the current snapshot's preset pages have all been computed ahead."""
         return self.warmed_version is not None and self.warmed_version == self.reader.version()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+
+from pulse.core import timezones
 
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch
@@ -44,18 +45,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     fewer checkpoints (measured: at DuckDB's default 16 MB, checkpointing after nearly every
     batch made COMMIT a third of the run; 256 MB keeps the pending log bounded)."""
     con.execute("SET checkpoint_threshold = '256MB'")
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS known_timezones (name VARCHAR)")
-    if not con.execute("SELECT count(*) FROM known_timezones").fetchall()[0][0]:
-        names = pa.table({"name": iana_timezones()})
-        con.register("tz_names", names)
-        con.execute("INSERT INTO known_timezones SELECT name FROM tz_names")
-        con.unregister("tz_names")
-
-
-def iana_timezones() -> list[str]:
-    """The IANA names of the tzdata package, the same on every machine. (zoneinfo's
-    `available_timezones()` adds the host's own files, such as `localtime`, which is no IANA name.)"""
-    return sorted(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+    timezones.install(con)
 
 
 def next_seq(con: duckdb.DuckDBPyConnection) -> int:

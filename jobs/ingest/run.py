@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pulse.config import Config, check_secrets
-from pulse.warehouse import open_warehouse
+from pulse.core.config import Config, check_secrets
+from pulse.core.warehouse import open_warehouse
 
 from jobs.ingest import loader
 from jobs.ingest.prefetch import prefetched
-from jobs.ingest.sources import make_source
+from jobs.ingest.sources import find, make_source
 from jobs.ingest.sources.base import Source, SourceError
 from jobs.ingest.sources.files import FilesSource, discover
 
@@ -71,8 +71,8 @@ def ingest(
     if files:
         sources: list[Source] = [_adhoc_source(config, files)]
     else:
-        check_secrets(config)
-        chosen = [config.source(n) for n in source_names] if source_names else list(config.sources)
+        check_secrets(config, only="sources")
+        chosen = [find(config, n) for n in source_names] if source_names else list(config.sources)
         sources = [make_source(config, source_config) for source_config in chosen]
     summary = IngestSummary()
     with open_warehouse(config, write=True, purpose="ingest", on_wait=on_wait) as con:

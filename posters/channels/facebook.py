@@ -1,11 +1,12 @@
-"""A Facebook Page through facebook-sdk's `GraphAPI.put_object(page_id, "feed", message=, link=)`.
+"""Facebook: the `facebook` channel kind (its settings, the Page post and its link) and its
+client, facebook-sdk's `GraphAPI.put_object(page_id, "feed", message=, link=)`.
 
 facebook-sdk's last release (3.1.0) only accepts Graph API versions up to 3.1, long retired by
 Facebook. Without forking it: construct `GraphAPI(version="3.1")`, which passes its check, then
 set `graph.version` to the configured one (`graph_version`, default v21.0): the library builds
 every URL as `FACEBOOK_GRAPH_URL + self.version + "/..."` (facebook/__init__.py, `request` and
 `put_object`), so the attribute is all that decides the version on the wire. The configured value
-is validated as `vNN.N` in pulse.config.
+is validated as `vNN.N` by `FacebookSettings`.
 
 It gets a `requests.Session` from `guarded_session` (allowlist, timeout, test re-targeting) and
 the timeout itself too. A response hook keeps the last HTTP status and headers, which
@@ -15,13 +16,19 @@ facebook-sdk's `GraphAPIError` does not carry, to tell a 429/5xx from a refusal.
 from __future__ import annotations
 
 import json
+import re
 
-import facebook
-import requests
+from pydantic import field_validator
 
-from pulse.config import secret
-from posters.allowlist import EgressRefused, guarded_session
-from posters.channels import Channel, SendError, Sent, requests_failure, retry_after_header
+from pulse.core import registry
+from pulse.core.config import secret
+from pulse.core.egress import EgressRefused, guarded_session
+from pulse.core.retry import retry_after_header
+
+from posters import drafts
+from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
+
+MESSAGE_LIMIT = 63_206
 
 AUTH_CODES = {102, 104, 190, 200, 10}
 RATE_CODES = {4, 17, 32, 613, 80001}
@@ -29,10 +36,72 @@ TRANSIENT_CODES = {1, 2}
 DUPLICATE_CODES = {506}
 
 
-class FacebookChannel(Channel):
-    kind = "facebook"
+class FacebookSettings(ChannelSettings):
+    """`[cities.SLUG.channels.facebook]`: a Page and its Page access token."""
 
+    what = "a facebook channel"
+    page_id: str
+    page_token_env: str
+    graph_version: str = "v21.0"
+
+    @field_validator("graph_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"v\d{1,2}\.\d{1,2}", value):
+            raise ValueError(f"expected a Graph API version like \"v21.0\", got {value!r}")
+        return value
+
+
+class FacebookKind(ChannelKind):
+    name = "facebook"
+    label = "Facebook"
+    settings = FacebookSettings
+    default_rate_per_minute = 10.0
+    hosts = ("graph.facebook.com",)
+    templates = {
+        "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
+        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}",
+        "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}",
+    }
+
+    def account(self, settings) -> str:
+        return settings.page_id
+
+    def where(self, settings) -> str:
+        return f"Facebook Page {settings.page_id}"
+
+    def draft(self, settings, post_kind, meetup):
+        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
+                           fits=lambda t: len(t) <= MESSAGE_LIMIT, clean=lambda v: v, cut=drafts._cut_chars,
+                           size=len, channel="Facebook")
+        return text, {"message": text, "link": meetup.url}
+
+    def edited(self, content, text):
+        return {**content, "message": text}
+
+    def measure(self, text: str) -> None:
+        return None
+
+    def payload_text(self, content) -> str:
+        return f"message:\n{content['message']}\nlink: {content.get('link') or '(none)'}"
+
+    def external_id_from_url(self, url: str) -> str:
+        match = re.search(r"facebook\.com/(\d+_\d+)", url)
+        return match.group(1) if match else url
+
+    def make(self, settings, publisher):
+        return FacebookChannel(settings, publisher)
+
+
+@registry.hookimpl
+def pulse_channel_kinds():
+    return [FacebookKind()]
+
+
+class FacebookChannel(Channel):
     def __init__(self, config, publisher):
+        import facebook
+
         super().__init__(config, publisher)
         session = guarded_session(timeout=publisher.timeout_seconds, extra_hosts=publisher.allow_hosts_for_tests,
                                   base_url=config.base_url)
@@ -46,10 +115,10 @@ class FacebookChannel(Channel):
         self._last = {"status": response.status_code, "headers": dict(response.headers)}
         return response
 
-    def where(self, post, parent=None) -> str:
-        return f"Facebook Page {self.config.page_id}"
-
     def send(self, post, parent=None) -> Sent:
+        import facebook
+        import requests
+
         data = {"message": post.content["message"]}
         if post.content.get("link"):
             data["link"] = post.content["link"]
@@ -65,13 +134,14 @@ class FacebookChannel(Channel):
         post_id = str(answer["id"])
         return Sent(post_id, f"https://www.facebook.com/{post_id}")
 
-    def _failure(self, error: facebook.GraphAPIError) -> SendError:
+    def _failure(self, error) -> SendError:
         status = self._last.get("status", 0)
         headers = self._last.get("headers", {})
         code = getattr(error, "code", None)
         message = f"Facebook: {error.message if hasattr(error, 'message') else error}"
         if status == 429 or code in RATE_CODES:
-            return SendError("retry", message, retry_after=retry_after_header(headers) or _usage_wait(headers))
+            return SendError("retry", message, retry_after=retry_after_header(headers) or _usage_wait(headers),
+                             throttled=True)
         if status >= 500 or code in TRANSIENT_CODES:
             return SendError("retry", message)
         if code in AUTH_CODES or status == 401:

@@ -1,4 +1,5 @@
-"""Slack through slack-sdk's `WebClient`, pointed at `base_url` (Slack's own, or a test server).
+"""Slack: the `slack` channel kind (its settings, Block Kit drafting, mrkdwn escaping) and its
+client, slack-sdk's `WebClient`, pointed at `base_url` (Slack's own, or a test server).
 
 The Block Kit message carries the post's marker as message metadata (invisible to readers), so
 after a crash or an unanswered request the publisher can look in the channel's history (or the
@@ -12,12 +13,14 @@ import re
 import socket
 import urllib.error
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from pulse.core import registry
+from pulse.core.config import secret
+from pulse.core.egress import check_url
+from pulse.core.retry import retry_after_header
 
-from pulse.config import secret
-from posters.allowlist import check_url
-from posters.channels import Channel, SendError, Sent, retry_after_header
+from posters import drafts
+from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent
+from posters.drafts import DraftError
 
 SLACK_API = "https://slack.com/api/"
 MARKER_EVENT = "pulse_post"
@@ -27,7 +30,80 @@ SERVER_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "reques
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
-def make_client(token_env: str, key: str, base_url: str, publisher) -> WebClient:
+SECTION_LIMIT = 3000
+"""Characters in one Block Kit section's text."""
+
+
+class SlackSettings(ChannelSettings):
+    """`[cities.SLUG.channels.slack]`."""
+
+    what = "a slack channel"
+    channel: str
+    """The channel posts go to, `#name` or its id."""
+    token_env: str
+    """Environment variable holding the bot token (xoxb-...)."""
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: the three characters that start mentions, links and entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def content_of(text: str) -> dict:
+    """The Block Kit message: one mrkdwn section, and the same text as the notification fallback."""
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+class SlackKind(ChannelKind):
+    name = "slack"
+    label = "Slack"
+    settings = SlackSettings
+    default_rate_per_minute = 20.0
+    hosts = ("slack.com",)
+    templates = {
+        "announce": "*{title}*\n:calendar: {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
+        "update": "*Update: {title}*\n:calendar: now {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
+        "cancel": "*Cancelled: {title}* ({weekday} {date})\n{reason}\n{url}",
+    }
+
+    def account(self, settings) -> str:
+        return settings.token_env
+
+    def where(self, settings) -> str:
+        return f"Slack {settings.channel}"
+
+    def draft(self, settings, post_kind, meetup):
+        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
+                           fits=lambda t: len(t) <= SECTION_LIMIT, clean=escape, cut=drafts._cut_chars, size=len,
+                           channel=f"a Slack section ({SECTION_LIMIT} characters)")
+        return text, content_of(text)
+
+    def edited(self, content, text):
+        if len(text) > SECTION_LIMIT:
+            raise DraftError(f"too long for a Slack section: {len(text)} of {SECTION_LIMIT} characters")
+        return content_of(text)
+
+    def payload_text(self, content) -> str:
+        import json
+
+        return f"text:\n{content['text']}\nblocks: {json.dumps(content['blocks'], ensure_ascii=False)}"
+
+    def external_id_from_url(self, url: str) -> str:
+        match = re.search(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})", url)
+        return f"{match.group(1)}/{match.group(2)}.{match.group(3)}" if match else url
+
+    def make(self, settings, publisher):
+        return SlackChannel(settings, publisher)
+
+
+@registry.hookimpl
+def pulse_channel_kinds():
+    return [SlackKind()]
+
+
+def make_client(token_env: str, key: str, base_url: str, publisher):
+    from slack_sdk import WebClient
+
     base = base_url or SLACK_API
     check_url(base, publisher.allow_hosts_for_tests)
     # retry_handlers=[]: slack-sdk would otherwise resend after a connection error on its own,
@@ -37,16 +113,12 @@ def make_client(token_env: str, key: str, base_url: str, publisher) -> WebClient
 
 
 class SlackChannel(Channel):
-    kind = "slack"
     can_look_up = True
 
     def __init__(self, config, publisher):
         super().__init__(config, publisher)
         self.client = make_client(config.token_env, f"{config.key}.token_env", config.base_url, publisher)
         self._channel_id: str | None = None
-
-    def where(self, post, parent=None) -> str:
-        return f"Slack {self.config.channel}" + (" (thread reply)" if parent is not None else "")
 
     def send(self, post, parent=None) -> Sent:
         kwargs = {"channel": self.config.channel, "text": post.content["text"], "blocks": post.content["blocks"],
@@ -93,13 +165,15 @@ class SlackChannel(Channel):
     def _pages(self, call, key: str = "messages", limit_pages: int = 20):
         cursor = None
         for _ in range(limit_pages):
-            answer = self._call(lambda: call(cursor), "history")
+            answer = self._call(lambda cursor=cursor: call(cursor), "history")
             yield from answer.get(key, [])
             cursor = (answer.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return
 
     def _call(self, call, method: str):
+        from slack_sdk.errors import SlackApiError
+
         try:
             return call()
         except SlackApiError as error:
@@ -116,14 +190,14 @@ class SlackChannel(Channel):
             raise SendError("unknown", f"Slack {method}: connection lost ({type(error).__name__})") from None
 
 
-def slack_failure(error: SlackApiError, method: str) -> SendError:
+def slack_failure(error, method: str) -> SendError:
     response = error.response
     status = response.status_code
     data = response.data if isinstance(response.data, dict) else {}
     code = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {code}"
     if status == 429 or code == "ratelimited":
-        return SendError("retry", message, retry_after=retry_after_header(response.headers))
+        return SendError("retry", message, retry_after=retry_after_header(response.headers), throttled=True)
     if code in AUTH_ERRORS or status in (401, 403):
         return SendError("permanent", message + " (check the bot token)")
     if status >= 500 or code in SERVER_ERRORS:

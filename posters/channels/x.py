@@ -1,4 +1,5 @@
-"""X through tweepy's `Client.create_tweet` (OAuth 1.0a user context).
+"""X: the `x` channel kind (its settings, drafting to X's weighted 280) and its client, tweepy's
+`Client.create_tweet` (OAuth 1.0a user context).
 
 tweepy sends every request through `client.session`; it is replaced by `guarded_session`, whose
 transport adapter refuses hosts outside plugin.json, sets the timeout tweepy never sets, and (in
@@ -11,21 +12,85 @@ first did), and the publisher then asks a person to confirm.
 
 from __future__ import annotations
 
+import re
 import time
 
-import requests
-import tweepy
+from pulse.core import registry
+from pulse.core.config import secret
+from pulse.core.egress import EgressRefused, guarded_session
 
-from pulse.config import secret
-from posters.allowlist import EgressRefused, guarded_session
-from posters.channels import Channel, SendError, Sent, requests_failure
+from posters import drafts, x_length
+from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
+from posters.drafts import DraftError
+
+
+class XSettings(ChannelSettings):
+    """`[cities.SLUG.channels.x]`: the account's OAuth 1.0a user-context keys, each from the environment."""
+
+    what = "an x channel"
+    api_key_env: str
+    api_secret_env: str
+    access_token_env: str
+    access_secret_env: str
+
+
+class XKind(ChannelKind):
+    name = "x"
+    label = "X"
+    settings = XSettings
+    default_rate_per_minute = 2.0
+    hosts = ("api.twitter.com", "api.x.com")
+    templates = {
+        "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
+        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}\n{url}",
+        "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}\n{url}",
+    }
+
+    def account(self, settings) -> str:
+        return settings.access_token_env
+
+    def where(self, settings) -> str:
+        return f"X (the account of ${settings.access_token_env})"
+
+    def draft(self, settings, post_kind, meetup):
+        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
+                           fits=lambda t: x_length.weighted_length(t) <= x_length.MAX_WEIGHTED_LENGTH,
+                           clean=drafts._x_clean, cut=x_length.shorten, size=x_length.unit_count,
+                           channel="X (280, as X counts)")
+        return text, {"text": text}
+
+    def edited(self, content, text):
+        length = x_length.weighted_length(text)
+        if not x_length.is_valid(text):
+            raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
+                             if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
+        return {"text": text}
+
+    def measure(self, text: str) -> str:
+        return f"{x_length.weighted_length(text)}/{x_length.MAX_WEIGHTED_LENGTH} as X counts"
+
+    def payload_text(self, content) -> str:
+        return f"text ({self.measure(content['text'])}):\n{content['text']}"
+
+    def external_id_from_url(self, url: str) -> str:
+        match = re.search(r"/status(?:es)?/(\d+)", url)
+        return match.group(1) if match else url
+
+    def make(self, settings, publisher):
+        return XChannel(settings, publisher)
+
+
+@registry.hookimpl
+def pulse_channel_kinds():
+    return [XKind()]
 
 
 class XChannel(Channel):
-    kind = "x"
     retry_unknown = True
 
     def __init__(self, config, publisher):
+        import tweepy
+
         super().__init__(config, publisher)
         key = config.key
         self.client = tweepy.Client(
@@ -37,10 +102,10 @@ class XChannel(Channel):
         self.client.session = guarded_session(timeout=publisher.timeout_seconds,
                                               extra_hosts=publisher.allow_hosts_for_tests, base_url=config.base_url)
 
-    def where(self, post, parent=None) -> str:
-        return f"X account of {self.config.access_token_env}" + (" (reply)" if parent is not None else "")
-
     def send(self, post, parent=None) -> Sent:
+        import requests
+        import tweepy
+
         kwargs = {"text": post.content["text"], "user_auth": True}
         if parent is not None and parent.external_id:
             kwargs["in_reply_to_tweet_id"] = parent.external_id
@@ -49,7 +114,7 @@ class XChannel(Channel):
         except tweepy.TooManyRequests as error:
             reset = error.response.headers.get("x-rate-limit-reset")
             wait = max(float(reset) - time.time(), 0.0) if reset and reset.isdigit() else None
-            raise SendError("retry", _message(error), retry_after=wait) from None
+            raise SendError("retry", _message(error), retry_after=wait, throttled=True) from None
         except tweepy.TwitterServerError as error:
             raise SendError("retry", _message(error)) from None
         except tweepy.Unauthorized as error:
@@ -65,5 +130,5 @@ class XChannel(Channel):
         return Sent(tweet_id, f"https://x.com/i/web/status/{tweet_id}")
 
 
-def _message(error: tweepy.HTTPException) -> str:
+def _message(error) -> str:
     return "X: " + " ".join(str(error).split())

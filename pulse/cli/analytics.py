@@ -7,12 +7,14 @@ import sys
 
 import click
 
-from analytics import formatting, metrics, refresh
-from analytics.periods import PERIODS, check_period, parse_date
-from pulse.cli.common import fail, load_config, main, run_guarded
+from pulse.cli.common import FORMATS, default_format, fail, load_config, run_guarded
+from pulse.core import registry
+from pulse.core.output import terminal_width
+
+from analytics.periods import PERIODS
 
 
-@main.command()
+@click.command()
 @click.option("--full", is_flag=True, help="Rebuild every model from all events instead of only what changed.")
 @click.pass_context
 def build(ctx: click.Context, full: bool) -> None:
@@ -22,13 +24,15 @@ def build(ctx: click.Context, full: bool) -> None:
     arrived since the last build are recomputed (late events included). --full gives the same
     figures from scratch.
     """
+    from jobs import pipeline
+
     config = load_config(ctx)
-    report = run_guarded(lambda: refresh.build(config, full=full))
+    report = run_guarded(lambda: pipeline.build(config, full=full))
     kind = "full build" if report.full else "incremental build"
     click.echo(f"{kind}: events up to seq {report.to_seq} ({report.events} new) in {report.seconds:.2f} s")
 
 
-@main.group("metrics")
+@click.group("metrics")
 def metrics_group() -> None:
     """Print metrics per city (csv, json or an aligned table).
 
@@ -40,7 +44,7 @@ def metrics_group() -> None:
 def _common(command):
     command = click.option("--no-build", is_flag=True,
                            help="Do not build stale metrics first; print them as they are (with a warning).")(command)
-    command = click.option("--format", "fmt", type=click.Choice(formatting.FORMATS),
+    command = click.option("--format", "fmt", type=click.Choice(FORMATS),
                            help="Output format (default: table on a terminal, else csv).")(command)
     return command
 
@@ -66,6 +70,8 @@ def _period(command):
 
 def _check(start, end, period=None) -> None:
     """Malformed dates, a reversed range or an unknown period: one line, exit 2, before any I/O."""
+    from analytics.periods import check_period, parse_date
+
     try:
         first = parse_date(start, "--from") if start is not None else None
         last = parse_date(end, "--to") if end is not None else None
@@ -78,11 +84,14 @@ def _check(start, end, period=None) -> None:
 
 
 def _show(ctx: click.Context, fmt: str | None, no_build: bool, query) -> None:
+    from analytics import formatting, metrics
+    from jobs import pipeline
+
     config = load_config(ctx)
 
     def run():
-        with metrics.connect(config, build_if_stale=not no_build) as con:
-            return query(con)
+        with metrics.connect(config, build_if_stale=not no_build, builder=pipeline.build) as con:
+            return query(metrics, con)
 
     try:
         frame = run_guarded(run)
@@ -90,11 +99,11 @@ def _show(ctx: click.Context, fmt: str | None, no_build: bool, query) -> None:
         fail(str(error), code=1)
     except metrics.MetricsError as error:
         fail(str(error), code=2)
-    chosen = fmt or ("table" if sys.stdout.isatty() else "csv")
+    chosen = fmt or default_format()
     # UTF-8 whatever the locale says: text leaves exactly as the platform sent it.
     out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
     try:
-        formatting.write(frame, chosen, out)
+        formatting.write(frame, chosen, out, width=terminal_width() if chosen == "table" else None)
         out.flush()
     finally:
         out.detach()
@@ -105,7 +114,7 @@ def _show(ctx: click.Context, fmt: str | None, no_build: bool, query) -> None:
 @click.pass_context
 def cities_command(ctx, fmt, no_build):
     """Every city with its name and timezone, in slug order."""
-    _show(ctx, fmt, no_build, metrics.cities)
+    _show(ctx, fmt, no_build, lambda m, con: m.cities(con))
 
 
 @metrics_group.command("member-growth")
@@ -117,7 +126,7 @@ def cities_command(ctx, fmt, no_build):
 def member_growth_command(ctx, city, period, start, end, fmt, no_build):
     """city,period_start,joins,leaves,net,members_end: one row per period, empty periods included."""
     _check(start, end, period)
-    _show(ctx, fmt, no_build, lambda con: metrics.member_growth(con, city, period, start, end))
+    _show(ctx, fmt, no_build, lambda m, con: m.member_growth(con, city, period, start, end))
 
 
 @metrics_group.command("attendance")
@@ -129,7 +138,7 @@ def attendance_command(ctx, city, start, end, fmt, no_build):
     """One row per meetup (cancelled ones too), by starts_at then event_id; --from/--to filter
     on the local date of starts_at."""
     _check(start, end)
-    _show(ctx, fmt, no_build, lambda con: metrics.attendance(con, city, start, end))
+    _show(ctx, fmt, no_build, lambda m, con: m.attendance(con, city, start, end))
 
 
 @metrics_group.command("attendance-trend")
@@ -141,7 +150,7 @@ def attendance_trend_command(ctx, city, start, end, fmt, no_build):
     """city,month,events,going,checked_in,no_shows,attendance_rate over meetups not cancelled,
     one row per month, empty months included."""
     _check(start, end)
-    _show(ctx, fmt, no_build, lambda con: metrics.attendance_trend(con, city, start, end))
+    _show(ctx, fmt, no_build, lambda m, con: m.attendance_trend(con, city, start, end))
 
 
 @metrics_group.command("blog-views")
@@ -154,7 +163,7 @@ def blog_views_command(ctx, city, period, start, end, fmt, no_build):
     """city,post_id,title,period_start,views,unique_visitors for the periods containing
     --from..--to, rows with views only."""
     _check(start, end, period)
-    _show(ctx, fmt, no_build, lambda con: metrics.blog_views(con, city, period, start, end))
+    _show(ctx, fmt, no_build, lambda m, con: m.blog_views(con, city, period, start, end))
 
 
 @metrics_group.command("top-posts")
@@ -166,4 +175,9 @@ def blog_views_command(ctx, city, period, start, end, fmt, no_build):
 def top_posts_command(ctx, city, start, end, limit, fmt, no_build):
     """city,post_id,title,views,unique_visitors over --from..--to, most viewed first."""
     _check(start, end)
-    _show(ctx, fmt, no_build, lambda con: metrics.top_posts(con, city, start, end, limit))
+    _show(ctx, fmt, no_build, lambda m, con: m.top_posts(con, city, start, end, limit))
+
+
+@registry.hookimpl
+def pulse_commands():
+    return [build, metrics_group]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import click
 
-from pulse.cli.common import load_config, main, run_guarded
+from pulse.core import registry
+
+from pulse.cli.common import load_config, run_guarded
 from pulse.demo import run_demo
 
 
-@main.command()
+@click.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Run the whole pipeline on generated data, in <data-dir>/demo (recreated each time)."""
     config = load_config(ctx)
     run_guarded(lambda: run_demo(config, say=click.echo))
+
+
+@registry.hookimpl
+def pulse_commands():
+    return [demo]

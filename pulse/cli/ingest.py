@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import json
-import os
-import shutil
 import sys
 
 import click
 
-from analytics.formatting import printable
-from jobs.ingest.run import ADHOC_SOURCE, ingest as run_ingest
-from jobs.ingest.sources.base import SourceError
-from pulse.cli.common import fail, load_config, main, run_guarded
-from pulse.warehouse import open_warehouse
+from pulse.core import registry
+
+from pulse.cli.common import FORMATS, default_format, emit, fail, load_config, run_guarded
 
 
-@main.command()
+@click.command()
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True),
               help="Ingest this NDJSON file or folder ad hoc instead of the configured sources (repeatable).")
 @click.option("--source", "source_names", multiple=True, help="Pull only this configured source (repeatable).")
@@ -29,6 +23,9 @@ def ingest(ctx: click.Context, files: tuple[str, ...], source_names: tuple[str, 
     Prints `accepted N, duplicates N, rejected N`. Exits 0 when the run completed, even with
     rejected records (see `pulse rejects`); 1 when a source could not be read.
     """
+    from jobs.ingest.run import ingest as run_ingest
+    from jobs.ingest.sources.base import SourceError
+
     config = load_config(ctx)
     if not files and not config.sources and not source_names:
         fail("no sources configured; add a [sources.NAME] section to pulse.toml, or pass --file PATH", code=2)
@@ -73,18 +70,19 @@ class _ProgressLine:
 REJECT_COLUMNS = ("location", "reason", "raw")
 
 
-@main.command()
+@click.command()
 @click.option("--limit", type=click.IntRange(min=1), help="At most N rejects (the most recent).")
 @click.option("--reason", help="Only this reason code, e.g. bad_time or missing_field:user_id.")
 @click.option("--source", "source_name", help="Only rejects that came through this source.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: table on a terminal, else csv).")
 @click.pass_context
 def rejects(ctx: click.Context, limit: int | None, reason: str | None, source_name: str | None,
             fmt: str | None) -> None:
     """Records that were rejected, with where they came from and why, oldest first."""
+    from pulse.core.warehouse import open_warehouse
+
     config = load_config(ctx)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     where, params = [], []
     if reason:
         where.append("reason = ?")
@@ -104,40 +102,32 @@ def rejects(ctx: click.Context, limit: int | None, reason: str | None, source_na
             return con.execute(sql, params).fetchall()
 
     rows = list(reversed(run_guarded(read)))
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(REJECT_COLUMNS)
-        writer.writerows(rows)
-    elif fmt == "json":
-        click.echo(json.dumps([dict(zip(REJECT_COLUMNS, row)) for row in rows], ensure_ascii=False, indent=2))
-    else:
-        _print_table(REJECT_COLUMNS, rows, squeeze=2)
+    emit(REJECT_COLUMNS, rows, fmt)
+    if (fmt or default_format()) == "table":
         click.echo(f"({len(rows)} rejects)", err=True)
 
 
-def _print_table(headers, rows, squeeze: int | None = None) -> None:
-    """An aligned table; column `squeeze` is cut (with …) so that lines fit the terminal."""
-    cells = [["" if value is None else printable(str(value)) for value in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    if squeeze is not None:
-        room = shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for i, w in enumerate(widths) if i != squeeze)
-        widths[squeeze] = max(10, min(widths[squeeze], room))
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
-    for row in cells:
-        shown = [(v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(row, widths)]
-        click.echo("  ".join(shown).rstrip())
+SOURCE_COLUMNS = ("source", "kind", "position", "last run", "accepted", "duplicates", "rejected", "lag")
 
 
-@main.command()
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table on a terminal, else csv).")
 @click.pass_context
-def sources(ctx: click.Context) -> None:
-    """Each source: where it stands, its last run, and how far behind it is."""
+def sources(ctx: click.Context, fmt: str | None) -> None:
+    """Each source: where it stands, its last run, and how far behind it is.
+
+    `lag` is how long ago the source's last complete pull finished: everything it held then is in."""
+    from jobs.ingest.run import ADHOC_SOURCE
+    from jobs.ingest.sources import describe_position
+    from pulse.core.instants import ago, now_utc
+    from pulse.core.warehouse import open_warehouse
+
     config = load_config(ctx)
 
     def read():
         with open_warehouse(config, write=False, purpose="sources") as con:
-            states = {name: (kind, json.loads(position), updated) for name, kind, position, updated in
-                      con.execute("SELECT source_name, kind, position, updated_at FROM source_state").fetchall()}
+            states = {name: (kind, json.loads(position)) for name, kind, position in
+                      con.execute("SELECT source_name, kind, position FROM source_state").fetchall()}
             runs = {row[0]: row[1:] for row in con.execute(
                 """SELECT source_name, arg_max(started_at, run_id), arg_max(finished_at, run_id),
                           arg_max(status, run_id), arg_max(accepted, run_id), arg_max(duplicates, run_id),
@@ -147,57 +137,27 @@ def sources(ctx: click.Context) -> None:
             return states, runs
 
     states, runs = run_guarded(read)
-    names = [s.name for s in config.sources] + sorted(n for n in set(states) | set(runs)
-                                                      if n not in {s.name for s in config.sources})
+    configured = {s.name: s.kind for s in config.sources}
+    names = list(configured) + sorted(n for n in set(states) | set(runs) if n not in configured)
     if not names:
         click.echo("no sources configured and nothing ingested yet")
         return
-    kinds = {s.name: s.kind for s in config.sources}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = now_utc()
     rows = []
     for name in names:
-        kind, position, _ = states.get(name, (kinds.get(name, "files" if name == ADHOC_SOURCE else "?"), None, None))
+        kind, position = states.get(name, (configured.get(name, "files" if name == ADHOC_SOURCE else "?"), None))
         run = runs.get(name)
         if run:
             started, finished, status, accepted, duplicates, rejected, error, last_ok = run
-            last_run = f"{status} {_ago(now, finished or started)}: +{accepted} ={duplicates} !{rejected}"
-            if error:
-                last_run += f" ({error})"
-            lag = _ago(now, last_ok) if last_ok else "never completed"
+            last_run = f"{status} {ago(now, finished or started)}" + (f": {error}" if error else "")
+            lag = ago(now, last_ok).removesuffix(" ago") if last_ok else "never completed"
         else:
-            last_run, lag = "never run", "-"
-        rows.append((name, kinds.get(name, kind), describe_position(kind, position), last_run, lag))
-    _print_table(("source", "kind", "position", "last run", "last completed"), rows, squeeze=3)
+            last_run, accepted, duplicates, rejected, lag = "never run", None, None, None, "-"
+        rows.append((name, configured.get(name, kind), describe_position(kind, position), last_run,
+                     accepted, duplicates, rejected, lag))
+    emit(SOURCE_COLUMNS, rows, fmt, numeric=(False, False, False, False, True, True, True, False))
 
 
-def describe_position(kind: str, position) -> str:
-    if position is None:
-        return "not started"
-    if kind == "files":
-        files = position.get("files", {})
-        behind = sum(max(_size_now(path) - state["offset"], 0) for path, state in files.items())
-        lines = sum(state["line"] for state in files.values())
-        text = f"{len(files)} files, {lines:,} lines read"
-        return text + (f", {behind:,} bytes not yet read" if behind else ", up to date")
-    if kind == "feed":
-        return f"cursor {position.get('cursor')!r}"
-    if kind == "outbox":
-        return f"seq {position.get('seq')}"
-    return json.dumps(position)[:60]
-
-
-def _size_now(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _ago(now: dt.datetime, when: dt.datetime | None) -> str:
-    if when is None:
-        return "-"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+@registry.hookimpl
+def pulse_commands():
+    return [ingest, rejects, sources]

@@ -6,19 +6,17 @@ import sys
 
 import click
 
-from pulse.cli.common import fail, load_config, main, run_guarded
-from pulse.cli.dashboards import register_web_extension
+from pulse.core import registry
+
+from pulse.cli.common import fail, load_config, run_guarded
+from pulse.core.egress import EgressRefused
 from pulse.people import People, PeopleError
 
-from posters import approvals, x_length
-from posters.allowlist import EgressRefused
+from posters import approvals
+from posters.channels import kind_of
 from posters.planner import sync
 from posters.publisher import Publisher, PublisherBusy, dry_run_text
 from posters.store import STATES, PostError, PostStore, now_utc
-from posters.web import app_options as posts_web_options
-
-# `pulse serve` also serves the approval queue and receives Slack's button clicks.
-register_web_extension(posts_web_options)
 
 
 def _guarded(action):
@@ -30,7 +28,7 @@ def _guarded(action):
         fail(str(error), code=3)
 
 
-@main.group()
+@click.group()
 def posts() -> None:
     """Meetup posts for Slack, X and Facebook: drafts, approval, and what happened to each."""
 
@@ -79,8 +77,10 @@ def show(ctx, post_id) -> None:
         click.echo(f"rejected by {post.rejected_by}: {post.reject_reason}")
     if post.external_url:
         click.echo(f"published: {post.external_url} (id {post.external_id})")
-    if post.channel == "x":
-        click.echo(f"X length: {x_length.weighted_length(post.text)}/280 as X counts")
+    kind = kind_of(post.channel)
+    measured = kind.measure(post.text)
+    if measured:
+        click.echo(f"{kind.label} length: {measured}")
     click.echo("--- exactly what is sent ---")
     click.echo(dry_run_text(post))
     click.echo("--- history ---")
@@ -156,7 +156,8 @@ def edit(ctx, post_id, text, email) -> None:
             return approvals.edit(store, People(config) if email else None, post_id, text, email, via="cli")
 
     post = _guarded(act)
-    extra = f", {x_length.weighted_length(post.text)}/280 as X counts" if post.channel == "x" else ""
+    measured = kind_of(post.channel).measure(post.text)
+    extra = f", {measured}" if measured else ""
     click.echo(f"post {post.id}: {post.state}{extra}")
 
 
@@ -181,7 +182,7 @@ def resolve(ctx, post_id, published_url, not_published, email) -> None:
     click.echo(f"post {post.id}: {post.state}" + (f" ({post.external_url})" if post.external_url else ""))
 
 
-@main.command()
+@click.command()
 @click.option("--dry-run", is_flag=True, help="Print exactly what would be sent, and where; send nothing.")
 @click.pass_context
 def publish(ctx, dry_run) -> None:
@@ -218,3 +219,8 @@ def print_report(report, *, dry_run: bool, echo=click.echo) -> None:
         echo(f"pulse: {error}", err=True)
     counts = {state: report.count(state) for state in ("published", "failed", "needs_attention")}
     echo(f"published {counts['published']}, failed {counts['failed']}, needs attention {counts['needs_attention']}")
+
+
+@registry.hookimpl
+def pulse_commands():
+    return [posts, publish]

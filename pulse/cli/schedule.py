@@ -7,12 +7,14 @@ import sys
 
 import click
 
+from pulse.core import registry
+
 from jobs.runner import JOBS, run_job
 from jobs.scheduler import run_forever
-from pulse.cli.common import load_config, main
+from pulse.cli.common import load_config
 
 
-@main.command()
+@click.command()
 @click.option("--once", "once", type=click.Choice(sorted(JOBS)), multiple=True,
               help="Run this job now, once, and exit (repeatable); exit 1 if it had problems.")
 @click.pass_context
@@ -28,3 +30,8 @@ def scheduler(ctx: click.Context, once: tuple[str, ...]) -> None:
         ok = all([run_job(name, config) for name in once])
         sys.exit(0 if ok else 1)
     run_forever(config)
+
+
+@registry.hookimpl
+def pulse_commands():
+    return [scheduler]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from analytics import formatting, metrics, refresh
 from jobs.ingest.run import ingest
-from pulse.warehouse import open_warehouse
+from pulse.core.warehouse import open_warehouse
 
 _files = itertools.count()
 

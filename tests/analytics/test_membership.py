@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics import metrics
-from pulse.warehouse import open_warehouse
+from pulse.core.warehouse import open_warehouse
 from tests.analytics.helpers import body, build, ev, load, read
 
 SYDNEY = ev("city:upserted", "c1", "2026-01-01T00:00:00Z", name="Sydney", timezone="Australia/Sydney")

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.periods import format_instant, format_rate, parse_date, period_start, periods, rate
+from analytics.periods import format_rate, parse_date, period_start, periods, rate
+from pulse.core.instants import format_instant
 
 
 @pytest.mark.parametrize("numerator, denominator, text", [

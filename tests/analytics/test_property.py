@@ -4,7 +4,6 @@ every batch. PULSE_PROPERTY_EXAMPLES=N runs N examples (default 30) for a deeper
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics import metrics
-from pulse.config import from_dict
+from pulse.core.config import from_dict
 from tests.analytics.helpers import build, load, rows
 from tests.analytics.reference import Reference
 
@@ -159,8 +158,7 @@ def test_incremental_equals_full_rebuild_and_the_reference(case):
             incremental = figures(config)
             # the same warehouse, rebuilt from scratch
             shutil.copytree(config.data_dir, root / f"full{number}", ignore=shutil.ignore_patterns("*.lock", "tmp"))
-            full = dataclasses.replace(config, warehouse=dataclasses.replace(
-                config.warehouse, data_dir=str(root / f"full{number}")))
+            full = config.with_data_dir(root / f"full{number}")
             assert build(full, full=True).full
             where = f"after batch {number + 1} of {len(batches)}"
             assert figures(full) == incremental, where + differences(figures(full), incremental)

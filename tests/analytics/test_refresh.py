@@ -3,7 +3,6 @@ stale models are noticed; every step equals a full rebuild."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import pytest
@@ -38,7 +37,7 @@ def everything(config) -> dict:
 def assert_same_as_full_rebuild(config, tmp_path, name):
     copy = tmp_path / f"full-{name}"
     shutil.copytree(config.data_dir, copy, ignore=shutil.ignore_patterns("*.lock", "tmp"))
-    full = dataclasses.replace(config, warehouse=dataclasses.replace(config.warehouse, data_dir=str(copy)))
+    full = config.with_data_dir(copy)
     assert build(full, full=True).full
     assert everything(full) == everything(config)
 

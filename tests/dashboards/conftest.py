@@ -19,7 +19,7 @@ import pytest
 from analytics import refresh
 from dashboards import snapshot
 from jobs.ingest.run import ingest
-from pulse import config as config_module
+from pulse.core import config as config_module
 from pulse.demo_data import REGION, generate_files
 from pulse.people import People
 

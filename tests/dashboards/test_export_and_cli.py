@@ -34,7 +34,7 @@ def exported(demo, tmp_path_factory):
 def test_export_writes_a_page_per_city_the_overview_and_plotly_once(exported):
     out, files = exported
     assert [f.name for f in files] == ["index.html"] + [f"{c}.html" for c in CITIES] + [
-        "dashboard.css", "dashboard.js", "plotly.min.js"]
+        "pulse.css", "dashboard.css", "dashboard.js", "plotly.min.js"]
     assert sorted(p.name for p in out.iterdir()) == sorted(f.name for f in files)
     plotly = (out / "plotly.min.js").read_text()
     assert len(plotly) > 1_000_000 and "plotly" in plotly[:2000].lower()
@@ -42,7 +42,7 @@ def test_export_writes_a_page_per_city_the_overview_and_plotly_once(exported):
         html = page.read_text(encoding="utf-8")
         # Nothing is fetched from anywhere: every script and stylesheet is a file beside the page.
         sources = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html)
-        assert set(sources) <= {"plotly.min.js", "dashboard.js", "dashboard.css", "data:,"}, page.name
+        assert set(sources) <= {"plotly.min.js", "dashboard.js", "dashboard.css", "pulse.css", "data:,"}, page.name
         assert "cdn.plot.ly" not in html and len(html) < 1_000_000, page.name  # plotly.js is not inlined
 
 

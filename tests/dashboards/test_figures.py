@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from analytics import refresh
 from dashboards import data, figures, kpis, ranges, render
 from dashboards.snapshot import SnapshotReader, publish, snapshot_path
-from dashboards.web.app import create_app
+from pulse.web.app import create_app
 from jobs.ingest.run import ingest
 from pulse.cli import main as cli_main
 from pulse.people import People

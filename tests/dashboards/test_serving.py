@@ -20,8 +20,8 @@ import pytest
 from analytics import refresh
 from dashboards import snapshot
 from dashboards.snapshot import Refresher, SnapshotReader, open_snapshot, publish, read_freshness, snapshot_path
-from pulse.config import Config
-from pulse.warehouse import LockTimeout, open_warehouse
+from pulse.core.config import Config
+from pulse.core.warehouse import LockTimeout, open_warehouse
 from tests.dashboards.conftest import (ADMIN_PASSWORD, ROOT, Server, copy_warehouse, make_config, pulse_command)
 
 
@@ -224,7 +224,7 @@ def test_workers_end_with_the_server(demo, stop):
 
 
 def test_pages_warn_when_events_arrived_after_the_build(demo, tmp_path):
-    from dashboards.web.app import create_app
+    from pulse.web.app import create_app
     from tests.dashboards.conftest import SECRET
     from tests.dashboards.test_web_access import sign_in
 

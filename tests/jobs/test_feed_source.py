@@ -10,8 +10,9 @@ import time
 import pytest
 
 from jobs.ingest.sources.base import SourceError
+from jobs.ingest.sources import find
 from jobs.ingest.sources.feed import FeedSource
-from pulse.config import ConfigError, from_dict
+from pulse.core.config import ConfigError, from_dict
 from tests.fakes.feed_server import FeedServer, Raw
 
 TOKEN = "tok-3f9a1c-do-not-leak"
@@ -357,7 +358,7 @@ def test_from_config_reads_the_token_from_the_environment(feed, tmp_path, monkey
     feed.append(event(0), event(1), event(2))
     config = feed_config(tmp_path, feed.url + "/", page_size=2, timeout_seconds=3.0, max_retries=0)
 
-    source = FeedSource.from_config(config.source("platform"))
+    source = FeedSource.from_config(find(config, "platform"))
 
     assert (source.name, source.kind, source.page_size, source.timeout_seconds, source.max_retries) == \
         ("platform", "feed", 2, 3.0, 0)
@@ -369,7 +370,7 @@ def test_from_config_without_the_token_variable_is_a_config_error(tmp_path, monk
     monkeypatch.delenv(ENV, raising=False)
     config = feed_config(tmp_path, "http://127.0.0.1:9")
     with pytest.raises(ConfigError, match=f"sources.platform.token_env: environment variable {ENV} is not set"):
-        FeedSource.from_config(config.source("platform"))
+        FeedSource.from_config(find(config, "platform"))
 
 
 # -- end to end: ingest from the feed into the warehouse ----------------------------------------
@@ -393,7 +394,7 @@ def feed_ingest(feed, tmp_path, monkeypatch):
 
 
 def warehouse(config, sql: str) -> list[tuple]:
-    from pulse.warehouse import open_warehouse
+    from pulse.core.warehouse import open_warehouse
 
     with open_warehouse(config, write=False) as con:
         return con.execute(sql).fetchall()

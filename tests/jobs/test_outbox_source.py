@@ -10,7 +10,7 @@ import pytest
 
 from jobs.ingest.sources.base import SourceError
 from jobs.ingest.sources.outbox import OutboxSource
-from pulse.config import SourceConfig
+from jobs.ingest.sources.outbox import OutboxSettings
 from tests.fakes.postgres import create_outbox, outbox, postgres  # noqa: F401
 
 
@@ -153,7 +153,7 @@ def test_pull_is_one_snapshot(outbox):
 
 def test_from_config_reads_password_from_env(outbox, monkeypatch):
     monkeypatch.setenv("PULSE_TEST_PG_PASSWORD", outbox.reader_password)
-    config = SourceConfig(name="platform", kind="outbox", dsn=outbox.reader_dsn, password_env="PULSE_TEST_PG_PASSWORD")
+    config = OutboxSettings(name="platform", kind="outbox", dsn=outbox.reader_dsn, password_env="PULSE_TEST_PG_PASSWORD")
     source = OutboxSource.from_config(config, batch_records=2)
     assert (source.name, source.kind, source.table, source.batch_records) == ("platform", "outbox", "platform_events", 2)
     outbox.insert([(1, envelope(1))])
@@ -163,7 +163,7 @@ def test_from_config_reads_password_from_env(outbox, monkeypatch):
 # End to end: `pulse ingest` over an outbox source, into a real warehouse.
 
 def ingest_config(tmp_path, box, monkeypatch, **source):
-    from pulse.config import from_dict
+    from pulse.core.config import from_dict
     monkeypatch.setenv("PULSE_TEST_PG_PASSWORD", box.reader_password)
     return from_dict({
         "warehouse": {"data_dir": str(tmp_path)},
@@ -174,7 +174,7 @@ def ingest_config(tmp_path, box, monkeypatch, **source):
 
 
 def warehouse_rows(config, query: str):
-    from pulse.warehouse import open_warehouse
+    from pulse.core.warehouse import open_warehouse
     with open_warehouse(config, write=False) as con:
         return con.execute(query).fetchall()
 

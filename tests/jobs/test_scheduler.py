@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from jobs.scheduler import make_scheduler
-from pulse.config import ConfigError
+from pulse.core.config import ConfigError
 from tests.conftest import envelope, query, write_lines
 
 

@@ -126,7 +126,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     """Ingest all cases, each with its own id, in one file; map line number → reason (None: accepted)."""
-    from pulse import config as config_module
+    from pulse.core import config as config_module
 
     folder = tmp_path_factory.mktemp("validation")
     config = config_module.from_dict({"warehouse": {"data_dir": str(folder / "w")}}, base_dir=folder)

@@ -96,7 +96,7 @@ def toml(table: dict, prefix: str = "") -> str:
 
 def config_file(tmp_path, raw: dict):
     """(Config, path of its TOML file) with the warehouse in tmp_path: for tests that run the CLI."""
-    from pulse import config as config_module
+    from pulse.core import config as config_module
     raw = {"warehouse": {"data_dir": str(tmp_path / "warehouse"), "lock_timeout_seconds": 30}, **raw}
     path = tmp_path / "pulse.toml"
     path.write_text(toml(raw), encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pulse.config import ConfigError, check_channel_secrets, from_dict
+from pulse.core.config import ConfigError, check_secrets, from_dict
 
 X = {"api_key_env": "A", "api_secret_env": "B", "access_token_env": "C", "access_secret_env": "D"}
 
@@ -29,7 +29,7 @@ def test_missing_secret_names_the_key(monkeypatch):
     monkeypatch.delenv("SYD_TOKEN", raising=False)
     config = from_dict({"cities": {"sydney": {"channels": {"slack": {"channel": "#m", "token_env": "SYD_TOKEN"}}}}})
     with pytest.raises(ConfigError, match=r"cities\.sydney\.channels\.slack\.token_env: environment variable SYD_TOKEN is not set"):
-        check_channel_secrets(config)
+        check_secrets(config, only="cities")
 
 
 def test_defaults():

@@ -15,7 +15,7 @@ import pytest
 from jobs.ingest.run import ingest
 from posters.publisher import Publisher
 from posters.store import PostStore
-from pulse import config as config_module
+from pulse.core import config as config_module
 from pulse import demo_data
 from tests.posters.conftest import channels, city_event, load, meetup_events, toml
 

@@ -9,7 +9,8 @@ import pytest
 from posters import drafts, x_length
 from posters.publisher import Publisher
 from posters.store import PostStore
-from pulse.config import ChannelConfig, ConfigError, from_dict
+from posters.channels import ChannelSettings, kind_of
+from pulse.core.config import ConfigError, from_dict
 from tests.conftest import envelope
 from tests.posters.conftest import channels, city_event, load, meetup_events, utc
 
@@ -24,8 +25,13 @@ def meetup(**kwargs) -> drafts.Meetup:
     return drafts.Meetup(**values)
 
 
-def channel(kind="x", **kwargs) -> ChannelConfig:
-    return ChannelConfig(city="sydney", kind=kind, **kwargs)
+SECRETS = {"slack": {"channel": "#m", "token_env": "T"},
+           "x": {"api_key_env": "A", "api_secret_env": "B", "access_token_env": "C", "access_secret_env": "D"},
+           "facebook": {"page_id": "1", "page_token_env": "P"}}
+
+
+def channel(kind="x", **kwargs) -> ChannelSettings:
+    return kind_of(kind).settings(city="sydney", kind=kind, **{**SECRETS[kind], **kwargs})
 
 
 def test_local_date_and_time_and_empty_lines_dropped():

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from posters.allowlist import EgressRefused, check_url, guarded_session
-from pulse.config import ConfigError
+from pulse.core.egress import EgressRefused, check_url, guarded_session
+from pulse.core.config import ConfigError
 from posters.publisher import Publisher
 from posters.store import PostStore
 from tests.posters.conftest import channels, city_event, load, meetup_events

@@ -7,7 +7,7 @@ import urllib.request
 
 from analytics import refresh
 from jobs.ingest.run import ingest
-from pulse import config as config_module
+from pulse.core import config as config_module
 from tests.conftest import envelope, write_lines
 from tests.dashboards.conftest import Server
 

@@ -7,8 +7,7 @@ import threading
 import pytest
 import waitress
 
-from dashboards.web.app import create_app
-from posters import web
+from pulse.web.app import create_app
 from posters.store import PostStore
 from tests.dashboards.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.posters.test_web_queue import PASSWORD, site  # noqa: F401  (the fixture)
@@ -17,7 +16,7 @@ from tests.posters.test_web_queue import PASSWORD, site  # noqa: F401  (the fixt
 @pytest.fixture
 def served(site):  # noqa: F811
     config, _ = site
-    app = create_app(config, secret_key="test-secret-key-test-secret-key!", **web.app_options(config))
+    app = create_app(config, secret_key="test-secret-key-test-secret-key!")
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from dashboards.web.app import create_app
-from posters import web
+from pulse.web.app import create_app
 from posters.publisher import Publisher
 from posters.store import PostStore
 from pulse.people import People
@@ -31,7 +30,7 @@ def site(make_config, servers, secrets_env, tmp_path):
     people.add("org@sydney.example", "organiser", ["sydney"], password=PASSWORD)
     people.add("org@perth.example", "organiser", ["perth"], password=PASSWORD)
     people.set_slack_user("org@sydney.example", "U0SYD")
-    app = create_app(config, secret_key="test-secret-key-test-secret-key!", **web.app_options(config))
+    app = create_app(config, secret_key="test-secret-key-test-secret-key!")
     return config, app
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pulse import config as config_module
-from pulse.config import ConfigError
+from pulse.core import config as config_module
+from pulse.core.config import ConfigError
 
 
 def load_text(tmp_path, text: str, **kwargs):
@@ -37,7 +37,7 @@ def test_pulse_config_variable_and_data_dir_override(tmp_path, monkeypatch):
     ("[warehouse]\nthreads = \"two\"\n", "warehouse.threads: expected an integer, got str 'two'"),
     ("[ingest]\nbatch_bytes = true\n", "ingest.batch_bytes: expected an integer, got a boolean"),
     ("[analytics]\ndefault_timezone = \"Mars/Base\"\n", "analytics.default_timezone: 'Mars/Base' is not a known IANA timezone"),
-    ("[sources.x]\nkind = \"ftp\"\n", "sources.x.kind: expected \"files\", \"feed\" or \"outbox\", got 'ftp'"),
+    ("[sources.x]\nkind = \"ftp\"\n", "sources.x.kind: expected \"feed\", \"files\" or \"outbox\", got 'ftp'"),
     ("[sources.x]\nkind = \"files\"\n", "sources.x.path: required for a files source"),
     ("[sources.x]\nkind = \"files\"\npath = \"in\"\nurl = \"http://a\"\n", "sources.x.url: unknown key"),
     ("[sources.f]\nkind = \"feed\"\nurl = \"ftp://x\"\ntoken_env = \"T\"\n", "sources.f.url: expected an http:// or https:// URL"),

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from pulse import config as config_module
+from pulse.core import config as config_module
 from tests.conftest import query
 
 

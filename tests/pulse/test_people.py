@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from pulse import people as people_module
+from pulse.people import store as people_module
 from pulse.people import People, PeopleError
 
 

@@ -15,5 +15,5 @@ def test_every_command_is_declared_and_exists():
 
 
 def test_egress_domains_are_bare_host_names():
-    domains = MANIFEST["egress"]["allowed_domains"]
+    domains = MANIFEST["external_domains"]
     assert domains and all("/" not in d and ":" not in d and d == d.lower() for d in domains)

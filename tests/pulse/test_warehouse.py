@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pulse.warehouse import LockTimeout, open_warehouse
+from pulse.core.warehouse import LockTimeout, open_warehouse
 from tests.conftest import query
 
 
@@ -17,17 +17,41 @@ def test_schema_is_created_and_versioned_by_the_code(config):
     with open_warehouse(config, write=True) as con:
         pass
     with open_warehouse(config, write=True) as con:  # a second open applies nothing again
-        rows = con.execute("SELECT component, version, name FROM schema_migrations").fetchall()
-    assert rows == [("core", 1, "ingest")]
+        rows = con.execute("SELECT component, version, name FROM schema_migrations ORDER BY ALL").fetchall()
+    # Every component's files, each once: the ingest tables (jobs/ingest/migrations) and the
+    # analytics models (analytics/migrations).
+    assert rows == [("analytics", 1, "models"), ("analytics", 2, "rsvps"), ("analytics", 3, "key_hashes"),
+                    ("analytics", 4, "meetup_details"), ("ingest", 1, "ingest")]
     tables = {name for (name,) in query(config, "SELECT table_name FROM information_schema.tables")}
     assert {"events", "rejects", "source_state", "ingest_runs", "schema_migrations"} <= tables
+
+
+def test_a_warehouse_from_before_the_ingest_component_keeps_its_data(config):
+    """Until the ingest tables had a component of their own they were recorded as `core`'s: such a
+    warehouse is upgraded in place, its events kept and nothing created twice."""
+    import duckdb
+
+    config.data_dir.mkdir(parents=True)
+    from importlib import resources
+    old = duckdb.connect(str(config.data_dir / "pulse.duckdb"))
+    old.execute((resources.files("jobs.ingest") / "migrations" / "001_ingest.sql").read_text())
+    old.execute("CREATE TABLE schema_migrations (component VARCHAR, version INTEGER, name VARCHAR, "
+                "applied_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (component, version))")
+    old.execute("INSERT INTO schema_migrations (component, version, name) VALUES ('core', 1, 'ingest')")
+    old.execute("INSERT INTO events VALUES (1, 's', 'e1', 't', now(), 'sydney', NULL, '{}', 1, 0)")
+    old.close()
+    with open_warehouse(config, write=True):
+        pass
+    assert query(config, "SELECT id FROM events") == [("e1",)]
+    assert ("ingest", 1) in query(config, "SELECT component, version FROM schema_migrations")
+    assert not query(config, "SELECT * FROM schema_migrations WHERE component = 'core'")
 
 
 def _hold_writer(config, seconds: float) -> subprocess.Popen:
     script = textwrap.dedent(f"""
         import time
-        from pulse import config as c
-        from pulse.warehouse import open_warehouse
+        from pulse.core import config as c
+        from pulse.core.warehouse import open_warehouse
         config = c.from_dict({{"warehouse": {{"data_dir": {str(config.data_dir)!r}}}}})
         with open_warehouse(config, write=True, purpose="held by test"):
             print("holding", flush=True)

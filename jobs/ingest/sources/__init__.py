@@ -1,24 +1,82 @@
-"""The kinds of source Pulse pulls from, by the `kind` of a `[sources.NAME]` section."""
+"""The kinds of source Pulse pulls from: one module each in this package (`files`, `feed`,
+`outbox`), registered through the `pulse_source_kinds` hook; and the `[sources.NAME]` section,
+each table read by the model of its `kind`.
+
+A new kind is one new module here with a `SourceKind` subclass and its hook; nothing else in
+Pulse names the kinds.
+"""
 
 from __future__ import annotations
 
-from pulse.config import Config, SourceConfig
+from typing import Any
 
-from jobs.ingest.sources.base import Batch, Source, SourceError
+from pulse.core import registry
+from pulse.core.config import Config, ConfigError, ConfigSection, validate
 
-__all__ = ["Batch", "Source", "SourceError", "make_source"]
+from jobs.ingest.sources.base import Batch, Source, SourceError, SourceKind, SourceSettings
+
+__all__ = ["Batch", "Source", "SourceError", "SourceKind", "SourceSettings", "kinds", "kind_of", "make_source",
+           "sources_section"]
 
 
-def make_source(config: Config, source_config: SourceConfig) -> Source:
-    # Imported here so that a deployment without, say, Postgres sources never loads psycopg.
-    if source_config.kind == "files":
-        from jobs.ingest.sources.files import FilesSource
-        return FilesSource.from_config(source_config, base_dir=config.base_dir,
-                                       batch_bytes=config.ingest.batch_bytes)
-    if source_config.kind == "feed":
-        from jobs.ingest.sources.feed import FeedSource
-        return FeedSource.from_config(source_config)
-    if source_config.kind == "outbox":
-        from jobs.ingest.sources.outbox import OutboxSource
-        return OutboxSource.from_config(source_config, config.ingest.batch_records)
-    raise ValueError(f"unknown source kind {source_config.kind!r}")
+def kinds() -> dict[str, SourceKind]:
+    return registry.collect("pulse_source_kinds")
+
+
+def kind_of(name: str) -> SourceKind | None:
+    return kinds().get(name)
+
+
+def make_source(config: Config, settings: SourceSettings) -> Source:
+    return kinds()[settings.kind].make(settings, config)
+
+
+def describe_position(kind: str, position: Any) -> str:
+    """Where a source stands, in words ("not started" before its first batch)."""
+    if position is None:
+        return "not started"
+    found = kind_of(kind)
+    return found.describe_position(position) if found else str(position)[:60]
+
+
+def _parse(raw: Any, key: str) -> tuple[SourceSettings, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a table of named sources, e.g. [sources.exports] kind = \"files\"")
+    known = kinds()
+    built = []
+    for name, table in raw.items():
+        where = f"{key}.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table with `kind = {' | '.join(map(_quoted, known))}`")
+        kind = known.get(table.get("kind"))
+        if kind is None:
+            choices = ", ".join(map(_quoted, known))
+            choices = " or ".join(choices.rsplit(", ", 1))
+            raise ConfigError(f"{where}.kind: expected {choices}, got {table.get('kind')!r}")
+        built.append(validate(kind.settings, table, where, name=name))
+    return tuple(built)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _secrets(sources: tuple[SourceSettings, ...]):
+    for source in sources:
+        for key, env_name in source.secret_keys():
+            yield f"sources.{source.name}.{key}", env_name
+
+
+def sources_section() -> ConfigSection:
+    return ConfigSection("sources", _parse, secrets=_secrets)
+
+
+def find(config: Config, name: str) -> SourceSettings:
+    """The configured source called `name`."""
+    for source in config.sources:
+        if source.name == name:
+            return source
+    configured = ", ".join(s.name for s in config.sources) or "none"
+    raise ConfigError(f"sources.{name}: no such source; configured: {configured}")

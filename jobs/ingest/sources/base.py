@@ -1,4 +1,9 @@
-"""What every source hands the loader: batches of raw records, each with the position after it.
+"""What a source kind is, and what every source hands the loader: batches of raw records, each
+with the position after it.
+
+A source kind (`files`, `feed`, `outbox`) is one module of this package: its `SourceKind`
+says how a `[sources.NAME]` table of that kind is read (`settings`, a pydantic model), how a
+source is built from it, which hosts it connects to, and how its position reads to a person.
 
 A source never writes to the warehouse. It reads from where the last committed position says,
 and yields batches; the loader validates each batch and commits its rows together with
@@ -8,7 +13,12 @@ and yields batches; the loader validates each batch and commits its rows togethe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Protocol, Sequence
+
+from pulse.core.config import Settings
+
+if TYPE_CHECKING:
+    from pulse.core.config import Config
 
 
 class SourceError(Exception):
@@ -40,3 +50,30 @@ class Source(Protocol):
     def batches(self, position: Any | None) -> Iterator[Batch]:
         """Batches from `position` (None: from the very start) to what is there now."""
         ...
+
+
+class SourceSettings(Settings):
+    """What every `[sources.NAME]` table has; each kind adds its own keys."""
+
+    name: str
+    """The table's name (`exports` of `[sources.exports]`), given by the file's structure."""
+    kind: str
+
+
+class SourceKind:
+    """One kind of source: a module of this package registers an instance of its subclass."""
+
+    name: ClassVar[str]
+    settings: ClassVar[type[SourceSettings]]
+
+    def make(self, settings: SourceSettings, config: Config) -> Source:
+        """The source a `[sources.NAME]` table describes, ready to pull."""
+        raise NotImplementedError
+
+    def describe_position(self, position: Any) -> str:
+        """Where a source of this kind stands, in words (`position` as committed; never None)."""
+        raise NotImplementedError
+
+    def hosts(self, settings: SourceSettings) -> list[str]:
+        """The hosts a source of this kind connects to (for the egress allow-list); none by default."""
+        return []

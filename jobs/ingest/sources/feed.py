@@ -3,33 +3,90 @@
 The feed hands out an opaque cursor with every page; the position committed with a batch is
 the cursor to ask from next, so a re-run continues after the last committed page. Each event is
 passed on as compact JSON text, whatever JSON value it is: validation decides what is an event.
+
+Retries (tenacity, with the shared policy of `pulse.core.retry`): 5xx, 429, timeouts and
+dropped connections are tried again after a backoff or the `Retry-After` the feed asked for;
+a refused token or another 4xx fails at once. The token never appears in a message, a URL or
+the source's repr, and the client may only connect to the configured feed's host (its
+redirects included).
 """
 
 from __future__ import annotations
 
-import email.utils
 import http
 import json
 import logging
 import random as _random
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
-import requests
+import tenacity
+from pydantic import Field, field_validator
 
-from jobs.ingest.sources.base import Batch, SourceError
-from pulse.config import SourceConfig, secret
+from pulse.core import registry
+from pulse.core.config import secret
+from pulse.core.egress import EgressRefused, guarded_session
+from pulse.core.retry import Backoff, RetryAfterOrBackoff, retry_after_seconds
+
+from jobs.ingest.sources.base import Batch, SourceError, SourceKind, SourceSettings
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 60.0
+BACKOFF = Backoff(base=0.5, cap=60.0, jitter=0.25)
 RETRY_AFTER_CAP_SECONDS = 300.0
 BODY_EXCERPT_CHARS = 200
 
 
-class _BearerAuth(requests.auth.AuthBase):
+class FeedSettings(SourceSettings):
+    """`[sources.NAME] kind = "feed"`."""
+
+    what = "a feed source"
+    url: str
+    """The feed's base URL; pages are read from `{url}/events`."""
+    token_env: str
+    """Environment variable holding the bearer token."""
+    page_size: int = Field(1000, ge=1)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        if parts.username is not None or parts.password is not None or parts.query:
+            raise ValueError("the URL must not carry credentials or a query; put the token in the "
+                             "environment variable named by token_env")
+        return value
+
+
+class FeedKind(SourceKind):
+    name = "feed"
+    settings = FeedSettings
+
+    def make(self, settings, config):
+        return FeedSource.from_config(settings)
+
+    def describe_position(self, position) -> str:
+        return f"cursor {position.get('cursor')!r}"
+
+    def hosts(self, settings) -> list[str]:
+        return [_netloc(settings.url)]
+
+
+@registry.hookimpl
+def pulse_source_kinds():
+    return [FeedKind()]
+
+
+def _netloc(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+
+
+class _BearerAuth:
     """Sets the bearer header as requests' `auth`, so a ~/.netrc entry for the host cannot replace it
     (requests only consults netrc when no auth is given) and a redirect to another host drops it."""
 
@@ -42,6 +99,14 @@ class _BearerAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "<bearer token>"
+
+
+class _Transient(Exception):
+    """An attempt that may succeed when tried again; `retry_after` when the feed said when."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class FeedSource:
@@ -57,7 +122,7 @@ class FeedSource:
         page_size: int = 1000,
         timeout_seconds: float = 30.0,
         max_retries: int = 6,
-        session: requests.Session | None = None,
+        session=None,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
     ):
@@ -70,18 +135,17 @@ class FeedSource:
         self.max_retries = max_retries
         self._session = session
         self._sleep = sleep
-        self._random = random
+        self._backoff = Backoff(BACKOFF.base, BACKOFF.cap, BACKOFF.jitter, random)
 
     @classmethod
-    def from_config(cls, source_config: SourceConfig, **overrides) -> FeedSource:
-        cfg = source_config
-        token = secret(cfg.token_env, f"sources.{cfg.name}.token_env")
+    def from_config(cls, settings: FeedSettings, **overrides) -> FeedSource:
+        token = secret(settings.token_env, f"sources.{settings.name}.token_env")
         return cls(
-            cfg.name, cfg.url, token,
-            token_env=cfg.token_env,
-            page_size=cfg.page_size,
-            timeout_seconds=cfg.timeout_seconds,
-            max_retries=cfg.max_retries,
+            settings.name, settings.url, token,
+            token_env=settings.token_env,
+            page_size=settings.page_size,
+            timeout_seconds=settings.timeout_seconds,
+            max_retries=settings.max_retries,
             **overrides,
         )
 
@@ -92,7 +156,7 @@ class FeedSource:
         if position is not None and not isinstance(position, dict):
             raise SourceError(f"feed {self.name}: stored position {position!r} is not a {{\"cursor\": ...}} object")
         cursor = (position or {}).get("cursor") or None
-        session = self._session or requests.Session()
+        session = self._session or guarded_session(timeout=self.timeout_seconds, extra_hosts=[_netloc(self.url)])
         records = 0
         try:
             while True:
@@ -115,62 +179,58 @@ class FeedSource:
 
     # -- one page, with retries -------------------------------------------------------------
 
-    def _get_page(self, session: requests.Session, cursor: str | None) -> bytes:
+    def _get_page(self, session, cursor: str | None) -> bytes:
+        import requests
+
         params = {"limit": str(self.page_size)}
         if cursor is not None:
             params = {"after": cursor, **params}
         shown_url = requests.Request("GET", self.url, params=params).prepare().url
-        retries = 0
-        while True:
-            wait = None
+
+        def attempt() -> bytes:
             try:
-                response = session.get(
-                    self.url,
-                    params=params,
-                    auth=_BearerAuth(self._token),
-                    headers={"Accept": "application/json"},
-                    timeout=self.timeout_seconds,
-                )
-                status = response.status_code
-                if status == 200:
-                    return response.content
-                if status in (401, 403):
-                    where = f"${self.token_env}" if self.token_env else "the source's token_env"
-                    raise SourceError(
-                        f"feed {self.name} refused the token ({status} {_phrase(status)}); check the token in {where}"
-                    )
-                if status == 429:
-                    wait = _retry_after_seconds(response.headers.get("Retry-After"))
-                    error = f"{status} {_phrase(status)}"
-                elif status >= 500:
-                    error = f"{status} {_phrase(status)}: {self._excerpt(response)}"
-                else:
-                    raise SourceError(
-                        f"feed {self.name}: GET {shown_url} answered {status} {_phrase(status)}: {self._excerpt(response)}"
-                    )
+                response = session.get(self.url, params=params, auth=_BearerAuth(self._token),
+                                       headers={"Accept": "application/json"}, timeout=self.timeout_seconds)
             except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 # Transient: the server was slow, unreachable or dropped the connection mid-body.
-                error = f"{type(exc).__name__}: {exc}"
+                raise _Transient(f"{type(exc).__name__}: {exc}") from None
+            except EgressRefused as exc:
+                raise SourceError(f"feed {self.name}: {exc}") from None
             except requests.RequestException as exc:
-                raise SourceError(self._redact(f"feed {self.name}: GET {shown_url} failed: {type(exc).__name__}: {exc}")) from None
-            if retries >= self.max_retries:
                 raise SourceError(self._redact(
-                    f"feed {self.name}: GET {shown_url} failed after {retries + 1} attempts: {_one_line(error)}"
-                ))
-            if wait is None:
-                wait = self._backoff(retries)
-            retries += 1
+                    f"feed {self.name}: GET {shown_url} failed: {type(exc).__name__}: {exc}")) from None
+            status = response.status_code
+            if status == 200:
+                return response.content
+            if status in (401, 403):
+                where = f"${self.token_env}" if self.token_env else "the source's token_env"
+                raise SourceError(f"feed {self.name} refused the token ({status} {_phrase(status)}); check the token in {where}")
+            if status == 429:
+                raise _Transient(f"{status} {_phrase(status)}", retry_after_seconds(
+                    response.headers.get("Retry-After"), cap=RETRY_AFTER_CAP_SECONDS))
+            if status >= 500:
+                raise _Transient(f"{status} {_phrase(status)}: {self._excerpt(response)}")
+            raise SourceError(
+                f"feed {self.name}: GET {shown_url} answered {status} {_phrase(status)}: {self._excerpt(response)}")
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
             log.warning(self._redact(
-                f"feed {self.name}: {_one_line(error)}; retry {retries} of {self.max_retries} in {wait:.1f} s"
-            ))
-            self._sleep(wait)
+                f"feed {self.name}: {_one_line(str(state.outcome.exception()))}; retry {state.attempt_number} "
+                f"of {self.max_retries} in {state.upcoming_sleep:.1f} s"))
 
-    def _backoff(self, retries_so_far: int) -> float:
-        # Jitter spreads out clients that failed together, so they do not retry together.
-        backoff = BACKOFF_BASE_SECONDS * 2 ** retries_so_far
-        return min(BACKOFF_CAP_SECONDS, backoff * (1 + 0.25 * self._random()))
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=RetryAfterOrBackoff(self._backoff),
+            retry=tenacity.retry_if_exception_type(_Transient),
+            sleep=self._sleep, before_sleep=before_sleep, reraise=True)
+        try:
+            return retrying(attempt)
+        except _Transient as failure:
+            raise SourceError(self._redact(
+                f"feed {self.name}: GET {shown_url} failed after {self.max_retries + 1} attempts: "
+                f"{_one_line(str(failure))}")) from None
 
-    def _excerpt(self, response: requests.Response) -> str:
+    def _excerpt(self, response) -> str:
         text = response.content[:BODY_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:BODY_EXCERPT_CHARS]
         return self._redact(_one_line(text)) or "(empty body)"
 
@@ -210,24 +270,6 @@ def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict:
     for key, value in pairs:
         obj.setdefault(key, value)
     return obj
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait per a Retry-After header (delta-seconds or HTTP-date), or None to back off."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    return min(seconds, RETRY_AFTER_CAP_SECONDS)
 
 
 def _phrase(status: int) -> str:

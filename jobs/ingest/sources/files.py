@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
-from jobs.ingest.sources.base import Batch, SourceError
+from pydantic import Field
+
+from pulse.core import registry
+
+from jobs.ingest.sources.base import Batch, SourceError, SourceKind, SourceSettings
 
 SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 HEAD_BYTES = 1024
@@ -52,6 +56,44 @@ def discover(spec: str, base_dir: Path) -> list[FileRef]:
     raise SourceError(f"{spec}: no such file or folder")
 
 
+class FilesSettings(SourceSettings):
+    """`[sources.NAME] kind = "files"`."""
+
+    what = "a files source"
+    path: str
+    """A folder (its .ndjson/.jsonl files, plain or .gz, subfolders included) or a glob; relative
+    to the config file's folder."""
+    settle_seconds: float = Field(300.0, ge=0)
+    """A last line without its newline is taken once the file has not changed for this long."""
+
+
+class FilesKind(SourceKind):
+    name = "files"
+    settings = FilesSettings
+
+    def make(self, settings, config):
+        return FilesSource.from_config(settings, base_dir=config.base_dir, batch_bytes=config.ingest.batch_bytes)
+
+    def describe_position(self, position) -> str:
+        files = position.get("files", {})
+        behind = sum(max(_size_now(path) - state["offset"], 0) for path, state in files.items())
+        lines = sum(state["line"] for state in files.values())
+        text = f"{len(files)} files, {lines:,} lines read"
+        return text + (f", {behind:,} bytes not yet read" if behind else ", up to date")
+
+
+def _size_now(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+@registry.hookimpl
+def pulse_source_kinds():
+    return [FilesKind()]
+
+
 class FilesSource:
     kind = "files"
 
@@ -64,9 +106,9 @@ class FilesSource:
         self._clock = clock
 
     @classmethod
-    def from_config(cls, source_config, *, base_dir: Path, batch_bytes: int) -> "FilesSource":
-        return cls(source_config.name, lambda: discover(source_config.path, base_dir),
-                   batch_bytes=batch_bytes, settle_seconds=source_config.settle_seconds)
+    def from_config(cls, settings: FilesSettings, *, base_dir: Path, batch_bytes: int) -> FilesSource:
+        return cls(settings.name, lambda: discover(settings.path, base_dir),
+                   batch_bytes=batch_bytes, settle_seconds=settings.settle_seconds)
 
     def batches(self, position: Any | None) -> Iterator[Batch]:
         try:

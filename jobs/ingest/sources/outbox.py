@@ -15,15 +15,72 @@ an outbox filled by plain concurrent `nextval()` inserts would need a settle del
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
-import psycopg
-from psycopg import sql
+from pydantic import Field, field_validator
 
-from jobs.ingest.sources.base import Batch, SourceError
-from pulse.config import SourceConfig, secret
+from pulse.core import registry
+from pulse.core.config import secret
+
+from jobs.ingest.sources.base import Batch, SourceError, SourceKind, SourceSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
+
+
+class OutboxSettings(SourceSettings):
+    """`[sources.NAME] kind = "outbox"`."""
+
+    what = "an outbox source"
+    dsn: str
+    """libpq connection string without the password, e.g. `host=db dbname=platform user=pulse_reader`."""
+    password_env: str = ""
+    """Environment variable holding the reader role's password (empty: none, e.g. peer auth)."""
+    table: str = "platform_events"
+    fetch_size: int = Field(10_000, ge=1)
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            parts = conninfo_to_dict(value)
+        except Exception as error:  # psycopg.ProgrammingError: the libpq parser's own words
+            raise ValueError(f"not a libpq connection string ({' '.join(str(error).split())})") from None
+        if parts.get("password"):
+            raise ValueError("the connection string must not carry the password; put it in the environment "
+                             "variable named by password_env")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?", value):
+            raise ValueError(f"expected a table name like \"platform_events\" or \"schema.table\", got {value!r}")
+        return value
+
+
+class OutboxKind(SourceKind):
+    name = "outbox"
+    settings = OutboxSettings
+
+    def make(self, settings, config):
+        return OutboxSource.from_config(settings, config.ingest.batch_records)
+
+    def describe_position(self, position) -> str:
+        return f"seq {position.get('seq')}"
+
+    def hosts(self, settings) -> list[str]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        host = conninfo_to_dict(settings.dsn).get("host", "")
+        return [h for h in host.split(",") if h and not h.startswith("/")]
+
+
+@registry.hookimpl
+def pulse_source_kinds():
+    return [OutboxKind()]
 
 
 class OutboxSource:
@@ -38,7 +95,7 @@ class OutboxSource:
         self.batch_records = batch_records
 
     @classmethod
-    def from_config(cls, source_config: SourceConfig, batch_records: int) -> "OutboxSource":
+    def from_config(cls, source_config: OutboxSettings, batch_records: int) -> OutboxSource:
         password = None
         if source_config.password_env:
             password = secret(source_config.password_env, f"sources.{source_config.name}.password_env")
@@ -52,6 +109,9 @@ class OutboxSource:
         )
 
     def batches(self, position: Any | None) -> Iterator[Batch]:
+        import psycopg
+        from psycopg import sql
+
         after = self._after(position)
         table = sql.Identifier(*self.table.split("."))
         where = sql.SQL("WHERE seq > %s" if after is not None else "")
@@ -79,7 +139,9 @@ class OutboxSource:
         except psycopg.Error as error:
             raise SourceError(f"outbox {self.name}: cannot read {self.table}: {self._describe(error)}") from None
 
-    def _connect(self) -> psycopg.Connection:
+    def _connect(self):
+        import psycopg
+
         extra = {"password": self.password} if self.password else {}
         conn = psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="pulse", **extra)
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -94,7 +156,7 @@ class OutboxSource:
             raise SourceError(f"outbox {self.name}: stored position {position!r} is not {{\"seq\": <integer>}}; reset the source's state")
         return seq
 
-    def _describe(self, error: psycopg.Error) -> str:
+    def _describe(self, error) -> str:
         """psycopg's message on one line, without the password should libpq ever echo it."""
         # The server's own message when there is one: str() adds the query text and a caret line.
         text = " ".join((error.diag.message_primary or str(error)).split()) or type(error).__name__

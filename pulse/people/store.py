@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pulse.config import Config
+from pulse.core.config import Config
 
 FILE_NAME = "people.sqlite"
 ROLES = ("lead", "organiser", "admin")

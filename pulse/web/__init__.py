@@ -1,0 +1,3 @@
+"""The web shell every feature mounts into: the Flask app factory (`app.py`), sessions, sign-in
+and CSRF (`auth.py`), what an extension contributes (`extension.py`), and the server
+(`server.py`)."""

@@ -1,0 +1,48 @@
+"""`pulse serve`: the web shell's app under waitress, until SIGTERM or Ctrl-C.
+
+waitress: a pure-Python, production-grade WSGI server with a thread pool; pages spend their
+time in DuckDB (which releases the GIL) and in rendering, so a few threads serve concurrent
+readers well. Each extension's background work (the dashboards keep their snapshot fresh and
+compute figures ahead in worker processes) runs while the server does and is stopped on the
+way out.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Callable
+
+from flask import Flask
+
+from pulse.web import app as app_module
+
+
+def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8080, threads: int = 8,
+          trusted_proxy: str | None = None, say: Callable[[str], None] | None = None) -> None:
+    """Serve `app` until interrupted. `trusted_proxy`: the address of a reverse proxy whose
+    X-Forwarded-For/-Proto/-Host headers are believed (every other sender's are dropped)."""
+    import waitress
+
+    say = say or (lambda message: print(message, file=sys.stderr, flush=True))
+    app_module.start(app)
+    # SIGTERM (a service manager stopping the server) ends it like Ctrl-C: the extensions'
+    # workers are stopped on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
+    # waitress says "Task queue depth is N" whenever every thread is busy: normal under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    proxy = {}
+    if trusted_proxy:
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                 "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}}
+    say(f"pulse serve: http://{host}:{port}/ (Ctrl-C stops)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="pulse",
+                       clear_untrusted_proxy_headers=True, _quiet=True, **proxy)
+    finally:
+        app_module.stop(app)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
-import os
 import random
 import threading
 import time
@@ -34,8 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pulse.core import locks
 from pulse.core.config import Config, ConfigError, check_secrets
 from pulse.core.egress import EgressRefused, check_url
+from pulse.core.retry import Backoff
+from pulse.core.warehouse import data_folder
 
 from posters.channels import Channel, ChannelSettings, SendError, kind_of, make_channel
 from posters.planner import SyncSummary, sync
@@ -93,22 +93,14 @@ class RateLimiter:
 
 @contextlib.contextmanager
 def publisher_lock(config: Config):
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(config.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    """One publisher at a time, whatever started it (cron, the scheduler, a person)."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-                raise PublisherBusy(f"another `pulse publish` is running ({holder or 'unknown pid'}); "
-                                    "posts are sent by one publisher at a time") from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)
+        with locks.hold(data_folder(config) / LOCK_NAME, purpose="publish",
+                        busy_message=lambda holder: f"another `pulse publish` is running ({holder}); "
+                                                    "posts are sent by one publisher at a time"):
+            yield
+    except locks.LockBusy as busy:
+        raise PublisherBusy(str(busy)) from None
 
 
 def check_egress(config: Config) -> None:
@@ -329,10 +321,9 @@ class Publisher:
                        f"{reason}; check {where}, then `pulse posts resolve {post.id} --published URL` or --not-published")
 
     def backoff(self, attempt: int) -> float:
-        """Exponential, capped, with jitter: half fixed, half random, so retries of many posts spread out."""
+        """The shared retry policy (`pulse.core.retry.Backoff`) with `[publisher]`'s base and cap."""
         p = self.config.publisher
-        cap = min(p.backoff_max_seconds, p.backoff_base_seconds * 2 ** (attempt - 1))
-        return cap / 2 + self.rng.uniform(0, cap / 2)
+        return Backoff(p.backoff_base_seconds, p.backoff_max_seconds, random=self.rng.random).wait(attempt)
 
     # -- channels -------------------------------------------------------------------------
 

@@ -19,10 +19,16 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
+from pulse.core import sqlite
 from pulse.core.config import Config
+from pulse.core.instants import iso, now_utc, parse_iso
+from pulse.core.storage import ensure_folder
+from pulse.core.warehouse import data_folder
+
+__all__ = ["STATES", "WAITING", "SENT_OR_MAYBE", "Post", "PostError", "PostStore", "iso", "now_utc", "parse_iso"]
 
 FILE_NAME = "posts.sqlite"
 
@@ -46,75 +52,8 @@ TRANSITIONS = {
     "withdrawn": set(),
 }
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS posts (
-    id              INTEGER PRIMARY KEY,
-    city            TEXT NOT NULL,
-    event_id        TEXT NOT NULL,
-    channel         TEXT NOT NULL,               -- slack, x, facebook
-    kind            TEXT NOT NULL,               -- announce, update, cancel
-    parent_id       INTEGER REFERENCES posts(id),-- update/cancel: the post it follows up
-    mode            TEXT NOT NULL,               -- auto, approval (when drafted)
-    state           TEXT NOT NULL,
-    text            TEXT NOT NULL,               -- the words as the channel gets them
-    content         TEXT NOT NULL,               -- the whole payload (JSON): Slack blocks, Facebook link
-    snapshot        TEXT NOT NULL,               -- the meetup fields it was rendered from (JSON)
-    edited_by       TEXT,                        -- a person changed the wording
-    starts_at       TEXT NOT NULL,
-    due_at          TEXT NOT NULL,
-    not_before      TEXT,                        -- after a 429: not before the reset
-    marker          TEXT NOT NULL UNIQUE,        -- sent along (Slack metadata) to find the post after a crash
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    last_error      TEXT,
-    external_id     TEXT,
-    external_url    TEXT,
-    approved_by     TEXT,
-    approved_at     TEXT,
-    rejected_by     TEXT,
-    reject_reason   TEXT,
-    approval_request TEXT,                       -- Slack ts of the Approve/Reject message
-    publishing_since TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_announcement ON posts (city, event_id, channel) WHERE kind = 'announce';
-CREATE INDEX IF NOT EXISTS posts_by_state ON posts (state, due_at);
-CREATE INDEX IF NOT EXISTS posts_by_meetup ON posts (city, event_id, channel);
-CREATE TABLE IF NOT EXISTS audit (
-    id          INTEGER PRIMARY KEY,
-    post_id     INTEGER NOT NULL REFERENCES posts(id),
-    at          TEXT NOT NULL,
-    actor       TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    old_state   TEXT,
-    new_state   TEXT,
-    old_text    TEXT,
-    new_text    TEXT,
-    detail      TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_by_post ON audit (post_id, id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS channels_enabled (
-    city TEXT NOT NULL, channel TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (city, channel));
-CREATE TABLE IF NOT EXISTS slack_requests_seen (signature TEXT PRIMARY KEY, seen_at REAL NOT NULL);
-"""
-
-
 class PostError(Exception):
     """A request about a post that cannot be done (unknown id, wrong state), in one line."""
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def iso(value: dt.datetime) -> str:
-    """UTC text that sorts like the instants it names."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)
@@ -173,17 +112,10 @@ class PostStore:
     """The posts file of one data folder. Each method is one short transaction; safe across processes."""
 
     def __init__(self, where: Config | str | Path):
-        self.path = Path(where.data_dir / FILE_NAME if isinstance(where, Config) else where)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._con.row_factory = sqlite3.Row
-        self._con.execute("PRAGMA journal_mode = WAL")
-        self._con.execute("PRAGMA synchronous = FULL")
-        self._con.execute("PRAGMA busy_timeout = 30000")
-        self._con.execute("PRAGMA foreign_keys = ON")
-        with self.transaction() as con:
-            for statement in _statements(_SCHEMA):
-                con.execute(statement)
+        self.path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
+        ensure_folder(self.path.parent)
+        self._con = sqlite.connect(self.path, synchronous="FULL", check_same_thread=False)
+        sqlite.migrate(self._con, resources.files("posters") / "migrations")
 
     def close(self) -> None:
         self._con.close()
@@ -194,16 +126,9 @@ class PostStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One write transaction, taken at once (BEGIN IMMEDIATE), committed on leaving the block."""
-        self._con.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._con
-        except BaseException:
-            self._con.execute("ROLLBACK")
-            raise
-        self._con.execute("COMMIT")
+        return sqlite.transaction(self._con)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -320,9 +245,3 @@ def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text
 
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would COMMIT our IMMEDIATE transaction; run the schema statement by statement.
-    lines = [line.split("--", 1)[0] if "--" in line else line for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

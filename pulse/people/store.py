@@ -28,10 +28,13 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pulse.core import sqlite
 from pulse.core.config import Config
+from pulse.core.storage import ensure_folder
 
 FILE_NAME = "people.sqlite"
 ROLES = ("lead", "organiser", "admin")
@@ -57,37 +60,6 @@ THROTTLE_LIMITS = {"email": 5, "ip": 30}
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CITY = re.compile(r"[a-z0-9][a-z0-9-]*")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    email           TEXT PRIMARY KEY,
-    role            TEXT NOT NULL CHECK (role IN ('lead', 'organiser', 'admin')),
-    password_hash   TEXT,
-    slack_user_id   TEXT UNIQUE,
-    -- Bumped when a password changes or sessions are revoked: a session cookie carries the
-    -- version it was issued with and stops working once it differs.
-    session_version INTEGER NOT NULL DEFAULT 1,
-    created_at      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS user_cities (
-    email TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
-    city  TEXT NOT NULL,
-    PRIMARY KEY (email, city)
-);
-CREATE TABLE IF NOT EXISTS sign_in_tokens (
-    token_hash TEXT PRIMARY KEY,
-    email      TEXT NOT NULL REFERENCES users (email) ON DELETE CASCADE,
-    expires_at REAL NOT NULL,
-    used_at    REAL
-);
-CREATE TABLE IF NOT EXISTS sign_in_failures (
-    key          TEXT PRIMARY KEY,
-    failures     INTEGER NOT NULL,
-    first_at     REAL NOT NULL,
-    locked_until REAL NOT NULL DEFAULT 0
-);
-"""
-
 
 class PeopleError(ValueError):
     """A request about people that cannot be done (unknown user, bad role, bad email), in one line."""
@@ -179,34 +151,23 @@ class People:
     def __init__(self, where: Config | str | os.PathLike, *, clock=time.time):
         self.path = Path(where.data_dir / FILE_NAME if isinstance(where, Config) else where)
         self._clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode = WAL")
-            con.executescript(_SCHEMA)
-        with contextlib.suppress(OSError):
-            os.chmod(self.path, 0o600)  # password hashes: readable by the owner only
+        ensure_folder(self.path.parent)
+        with self._connect() as con:  # password hashes: the file is the owner's only (sqlite.connect)
+            sqlite.migrate(con, resources.files("pulse.people") / "migrations")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        con = sqlite.connect(self.path, busy_timeout_seconds=10)
+        con.row_factory = None
         try:
-            con.execute("PRAGMA foreign_keys = ON")
-            con.execute("PRAGMA busy_timeout = 10000")
             yield con
         finally:
             con.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as con:
-            # IMMEDIATE: take the write lock up front, so read-then-write cannot interleave.
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._connect() as con, sqlite.transaction(con):
+            yield con
 
     # --- users ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 
 from dashboards.export import export_all
 from dashboards.ranges import Choice
-from tests.dashboards.conftest import (ADMIN_PASSWORD, ARTIFACTS, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE)
+from tests.support.web import (ADMIN_PASSWORD, ARTIFACTS, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE)
 
 FIGURES = ["member-growth", "attendance-trend", "blog-views", "top-posts"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from dashboards.export import export_all, page_name
 from dashboards.ranges import Choice
 from pulse.cli import main as cli_main
 from pulse.people import People
-from tests.dashboards.conftest import IMG_TITLE, SCRIPT_TITLE, make_config
+from tests.support.web import SCRIPT_TITLE, make_config
 
 CITIES = ["auckland", "melbourne", "perth", "singapore", "sydney"]
 
@@ -136,7 +135,7 @@ def test_users_commands(tmp_path):
 
 def test_demo_helpers(demo, tmp_path):
     from dashboards.demo import demo_sign_in, render_demo
-    from tests.dashboards.conftest import copy_warehouse
+    from tests.support.web import copy_warehouse
 
     config = copy_warehouse(demo, tmp_path / "data")
     first = demo_sign_in(config)

@@ -21,8 +21,8 @@ from pulse.web.app import create_app
 from jobs.ingest.run import ingest
 from pulse.cli import main as cli_main
 from pulse.people import People
-from tests.dashboards.conftest import ADMIN_PASSWORD, SECRET, make_config
-from tests.dashboards.test_web_access import sign_in
+from tests.support.web import ADMIN_PASSWORD, SECRET, make_config
+from tests.support.web import sign_in
 
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
 

@@ -22,7 +22,7 @@ from dashboards import snapshot
 from dashboards.snapshot import Refresher, SnapshotReader, open_snapshot, publish, read_freshness, snapshot_path
 from pulse.core.config import Config
 from pulse.core.warehouse import LockTimeout, open_warehouse
-from tests.dashboards.conftest import (ADMIN_PASSWORD, ROOT, Server, copy_warehouse, make_config, pulse_command)
+from tests.support.web import (ADMIN_PASSWORD, ROOT, Server, copy_warehouse, make_config, pulse_command)
 
 
 def test_snapshot_holds_the_models_and_how_fresh_they_are(demo):
@@ -225,8 +225,8 @@ def test_workers_end_with_the_server(demo, stop):
 
 def test_pages_warn_when_events_arrived_after_the_build(demo, tmp_path):
     from pulse.web.app import create_app
-    from tests.dashboards.conftest import SECRET
-    from tests.dashboards.test_web_access import sign_in
+    from tests.support.web import SECRET
+    from tests.support.web import sign_in
 
     config = copy_warehouse(demo, tmp_path / "data")
     app = create_app(config, secret_key=SECRET)

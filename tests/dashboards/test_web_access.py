@@ -14,10 +14,20 @@ import re
 import pytest
 
 from dashboards.data import DATASETS
+from pulse.people import People
 from pulse.web.app import create_app, registered_extensions
 from pulse.web.extension import NavLink, WebExtension
-from pulse.people import People
-from tests.dashboards.conftest import ADMIN_PASSWORD, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE, SECRET, copy_warehouse
+from tests.support.web import (
+    ADMIN_PASSWORD,
+    IMG_TITLE,
+    LEAD_PASSWORD,
+    SCRIPT_TITLE,
+    SECRET,
+    client_at,
+    copy_warehouse,
+    csrf_of,
+    sign_in,
+)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 OTHER_CITIES = ["perth", "melbourne", "auckland", "singapore"]
@@ -26,24 +36,6 @@ OTHER_CITIES = ["perth", "melbourne", "auckland", "singapore"]
 @pytest.fixture(scope="module")
 def app(demo):
     return create_app(demo.config, secret_key=SECRET)
-
-
-def csrf_of(client, path="/sign-in") -> str:
-    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-def client_at(app, address: str):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client
-
-
-def sign_in(app, email, password, address="127.0.0.1"):
-    client = client_at(app, address)
-    response = client.post("/sign-in", data={"email": email, "password": password, "csrf_token": csrf_of(client),
-                                             "next": "/"})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
 
 
 def filled(rule, slug: str) -> list[str]:

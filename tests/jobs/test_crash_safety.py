@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import envelope, line, query
+from tests.support.records import envelope, line, query
 
 N = 120_000
 

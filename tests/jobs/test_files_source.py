@@ -7,7 +7,7 @@ import os
 import time
 
 from jobs.ingest.run import ingest
-from tests.conftest import envelope, line, query, write_lines
+from tests.support.records import envelope, line, query, write_lines
 
 
 def joined(i: int, user: str | None = None, **extra) -> dict:

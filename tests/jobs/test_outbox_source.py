@@ -11,7 +11,7 @@ import pytest
 from jobs.ingest.sources.base import SourceError
 from jobs.ingest.sources.outbox import OutboxSource
 from jobs.ingest.sources.outbox import OutboxSettings
-from tests.fakes.postgres import create_outbox, outbox, postgres  # noqa: F401
+from tests.fakes.postgres import create_outbox
 
 
 def envelope(n: int, **overrides) -> str:

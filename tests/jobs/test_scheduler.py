@@ -10,7 +10,7 @@ import pytest
 
 from jobs.scheduler import make_scheduler
 from pulse.core.config import ConfigError
-from tests.conftest import envelope, query, write_lines
+from tests.support.records import envelope, query, write_lines
 
 
 def test_jobs_are_scheduled_on_their_crontab_times(make_config):

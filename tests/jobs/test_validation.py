@@ -11,7 +11,7 @@ import json
 import pytest
 
 from jobs.ingest.run import ingest
-from tests.conftest import envelope, line, query
+from tests.support.records import envelope, line, query
 
 CREATED = {"event_id": "m1", "title": "Python night", "starts_at": "2026-04-01T18:30:00+11:00"}
 

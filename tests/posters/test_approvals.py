@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
-from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
 
 from posters.publisher import Publisher
-from posters.slack_approvals import handle_interaction, signature
+from posters.slack_approvals import handle_interaction
 from posters.store import PostStore
 from pulse.cli import main
 from pulse.people import People
-from tests.posters.conftest import SECRETS, channels, city_event, config_file, load, meetup_events
+from tests.support.posters import (
+    channels,
+    city_event,
+    click_request,
+    config_file,
+    load,
+    meetup_events,
+)
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -101,15 +106,6 @@ def test_cli_resolve(setup, servers):
 
 
 # -- Slack buttons ---------------------------------------------------------------------------
-
-def click_request(post_id: str, action: str, user: str, *, ts: int | None = None, secret: str | None = None):
-    payload = {"type": "block_actions", "user": {"id": user}, "actions": [{"action_id": action, "value": post_id}]}
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    timestamp = str(int(time.time()) if ts is None else ts)
-    headers = {"X-Slack-Request-Timestamp": timestamp,
-               "X-Slack-Signature": signature(secret or SECRETS["SLACK_SIGNING_SECRET"], timestamp, body)}
-    return headers, body
-
 
 def test_slack_approval_flow(setup, servers):
     config, people = setup

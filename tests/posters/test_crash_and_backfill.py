@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from posters.publisher import Publisher
 from posters.store import PostStore
 from pulse.core import config as config_module
 from pulse import demo_data
-from tests.posters.conftest import channels, city_event, load, meetup_events, toml
+from tests.support.posters import channels, city_event, load, meetup_events, toml
 
 NOW = dt.datetime.now(dt.timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]

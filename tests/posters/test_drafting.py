@@ -11,8 +11,8 @@ from posters.publisher import Publisher
 from posters.store import PostStore
 from posters.channels import ChannelSettings, kind_of
 from pulse.core.config import ConfigError, from_dict
-from tests.conftest import envelope
-from tests.posters.conftest import channels, city_event, load, meetup_events, utc
+from tests.support.records import envelope
+from tests.support.posters import channels, city_event, load, meetup_events, utc
 
 NOW = dt.datetime.now(dt.timezone.utc)
 STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)  # 18:30 in Sydney (AEDT, +11)

@@ -11,7 +11,7 @@ from pulse.core.egress import EgressRefused, check_url, guarded_session
 from pulse.core.config import ConfigError
 from posters.publisher import Publisher
 from posters.store import PostStore
-from tests.posters.conftest import channels, city_event, load, meetup_events
+from tests.support.posters import channels, city_event, load, meetup_events
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -8,8 +8,8 @@ import urllib.request
 from analytics import refresh
 from jobs.ingest.run import ingest
 from pulse.core import config as config_module
-from tests.conftest import envelope, write_lines
-from tests.dashboards.conftest import Server
+from tests.support.records import envelope, write_lines
+from tests.support.web import Server
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

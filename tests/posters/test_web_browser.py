@@ -9,8 +9,8 @@ import waitress
 
 from pulse.web.app import create_app
 from posters.store import PostStore
-from tests.dashboards.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
-from tests.posters.test_web_queue import PASSWORD, site  # noqa: F401  (the fixture)
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.support.posters import PASSWORD
 
 
 @pytest.fixture

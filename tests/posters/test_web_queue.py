@@ -5,33 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
-
-from pulse.web.app import create_app
-from posters.publisher import Publisher
 from posters.store import PostStore
-from pulse.people import People
-from tests.posters.conftest import channels, city_event, load, meetup_events
-from tests.posters.test_approvals import click_request
+from tests.support.posters import PASSWORD, click_request
 
 NOW = dt.datetime.now(dt.timezone.utc)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = "correct horse battery staple"
 
-
-@pytest.fixture
-def site(make_config, servers, secrets_env, tmp_path):
-    config = make_config(**channels(servers, mode="approval"))
-    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=1),
-                                                          starts=NOW + dt.timedelta(days=4), title="Web <b>queue</b>"))
-    load(config, tmp_path, [city_event("perth", "Perth", "Australia/Perth")])
-    Publisher(config).run()
-    people = People(config)
-    people.add("org@sydney.example", "organiser", ["sydney"], password=PASSWORD)
-    people.add("org@perth.example", "organiser", ["perth"], password=PASSWORD)
-    people.set_slack_user("org@sydney.example", "U0SYD")
-    app = create_app(config, secret_key="test-secret-key-test-secret-key!")
-    return config, app
 
 
 def signed_in(app, email):

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import envelope, line, write_lines
+from tests.support.records import envelope, line, write_lines
 
 
 def pulse(*args, cwd, env=None, check=False):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from pulse.core import config as config_module
-from tests.conftest import query
+from tests.support.records import query
 
 
 def run_demo(cwd):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pulse.core.warehouse import LockTimeout, open_warehouse
-from tests.conftest import query
+from tests.support.records import query
 
 
 def test_schema_is_created_and_versioned_by_the_code(config):

@@ -1,0 +1,1 @@
+"""What tests share that is not a fixture: records, configs, servers (fixtures live in conftest.py files and tests/fakes)."""

@@ -1,4 +1,5 @@
-"""The scheduled jobs, each one function returning a one-line result: what cron or the scheduler runs.
+"""The jobs cron or the scheduler runs: each a `Job` registered through the `pulse_jobs` hook,
+one function returning a one-line result (or raising `JobFailed`).
 
 `refresh` is what follows new data: ingest every source, bring the metrics up to date, and
 publish the dashboards' snapshot. `publish` drafts and sends posts. Each is also a CLI command
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Callable
 
+from pulse.core import registry
 from pulse.core.config import Config
 
 from jobs import pipeline
@@ -43,7 +46,23 @@ def publish_job(config: Config) -> str:
     return line
 
 
-JOBS: dict[str, Callable[[Config], str]] = {"refresh": refresh_job, "publish": publish_job}
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Config], str]
+    """Does the job; returns one line saying what it did, or raises JobFailed."""
+    description: str = ""
+
+
+def jobs() -> dict[str, Job]:
+    """Every registered job, by name."""
+    return registry.collect("pulse_jobs")
+
+
+@registry.hookimpl
+def pulse_jobs():
+    return [Job("refresh", refresh_job, "ingest every source, build the metrics, publish the dashboards' snapshot"),
+            Job("publish", publish_job, "draft posts for new meetups, send those approved and due")]
 
 
 def run_job(name: str, config: Config) -> bool:
@@ -51,7 +70,7 @@ def run_job(name: str, config: Config) -> bool:
     started = time.monotonic()
     log.info("%s: started", name)
     try:
-        result = JOBS[name](config)
+        result = jobs()[name].run(config)
     except JobFailed as failure:
         log.error("%s: finished with problems in %.1f s: %s", name, time.monotonic() - started, failure)
         return False

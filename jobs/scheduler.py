@@ -12,7 +12,7 @@ import signal
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.runner import JOBS, run_job
+from jobs.runner import jobs, run_job
 from pulse.core.config import Config
 
 log = logging.getLogger("pulse.jobs")
@@ -20,8 +20,8 @@ log = logging.getLogger("pulse.jobs")
 
 def make_scheduler(config: Config) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=config.schedule.timezone)
-    for name in JOBS:
-        crontab = getattr(config.schedule, name)
+    for name in jobs():
+        crontab = getattr(config.schedule, name, "")
         if not crontab:
             continue
         scheduler.add_job(run_job, CronTrigger.from_crontab(crontab, timezone=config.schedule.timezone),

@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "posters.plugin",
     "posters.channels.*",
     "jobs.plugin",
+    "jobs.runner",
     "jobs.ingest.sources.*",
     "pulse.cli.*",
 )

@@ -55,6 +55,18 @@ def test_rejects_as_csv_json_and_filtered(tmp_path, exports):
     assert limited.splitlines()[1].startswith("exports/a.ndjson:5,")
 
 
+def test_rejects_csv_quotes_a_lone_carriage_return(tmp_path):
+    # A raw line holding a bare "\r" (not a line end: NDJSON lines end in "\n") must come back
+    # whole from any CSV reader, Python's own included.
+    raw = '{"specversion":"1.0","id":"x\r1"'
+    (tmp_path / "cr.ndjson").write_bytes(raw.encode() + b"\n")
+    pulse("--data-dir", "w", "ingest", "--file", "cr.ndjson", cwd=tmp_path, check=True)
+    out = subprocess.run([sys.executable, "-m", "pulse", "--data-dir", "w", "rejects", "--format", "csv"],
+                         cwd=tmp_path, capture_output=True, env={**os.environ, "PULSE_CONFIG": ""}, timeout=120).stdout
+    rows = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
+    assert rows == [["location", "reason", "raw"], ["cr.ndjson:1", "invalid_json", raw]]
+
+
 def test_rejects_table_fits_the_terminal(tmp_path, exports):
     pulse("--data-dir", "w", "ingest", "--file", "exports", cwd=tmp_path, check=True)
     out = pulse("--data-dir", "w", "rejects", "--format", "table", cwd=tmp_path, env={"COLUMNS": "70"},

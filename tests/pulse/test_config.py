@@ -43,6 +43,11 @@ def test_pulse_config_variable_and_data_dir_override(tmp_path, monkeypatch):
     ("[sources.f]\nkind = \"feed\"\nurl = \"ftp://x\"\ntoken_env = \"T\"\n", "sources.f.url: expected an http:// or https:// URL"),
     ("[sources.f]\nkind = \"feed\"\nurl = \"https://x\"\ntoken = \"abc\"\n", "sources.f.token: unknown key; did you mean `token_env`?"),
     ("warehouse = [\n", "not valid TOML"),
+    # zoneinfo lists the host's `localtime`; Pulse's one list (tzdata's IANA names) does not, so
+    # it fails here at start instead of in the middle of `pulse build`.
+    ("[analytics]\ndefault_timezone = \"localtime\"\n", "analytics.default_timezone: 'localtime' is not a known IANA timezone"),
+    ("[schedule]\ntimezone = \"posixrules\"\n", "schedule.timezone: 'posixrules' is not a known IANA timezone"),
+    ("[warehouse]\nmemory_limit = \"lots\"\n", "warehouse.memory_limit: expected a size like"),
 ])
 def test_mistakes_name_the_key_and_the_fix(tmp_path, text, message):
     with pytest.raises(ConfigError) as raised:

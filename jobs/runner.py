@@ -38,7 +38,7 @@ def publish_job(config: Config) -> str:
         return "no channels configured"
     from posters.publisher import Publisher
 
-    report = Publisher(config).run()
+    report = Publisher(config, builder=pipeline.build).run()
     line = (f"published {report.count('published')}, failed {report.count('failed')}, "
             f"needs attention {report.count('needs_attention')}")
     if report.errors:

@@ -55,11 +55,12 @@ def read_changes(config: Config, after_seq: int, *, builder: Callable[[Config], 
         return changed_since(con, after_seq)
 
 
-def sync(config: Config, store: PostStore, now: dt.datetime, *, read=read_changes) -> SyncSummary:
+def sync(config: Config, store: PostStore, now: dt.datetime, *, read=read_changes,
+         builder: Callable[[Config], object] | None = None) -> SyncSummary:
     summary = SyncSummary()
     channels = {city.slug: city.channels for city in config.cities if city.channels}
     after = int(store.meta("last_seq", "0"))
-    meetups, upto = read(config, after)
+    meetups, upto = read(config, after, builder=builder)
     with store.transaction() as con:
         # Record each channel's enable time on first sight, even before it has any meetup.
         for city_channels in channels.values():

@@ -121,13 +121,17 @@ def channel_configs(config: Config) -> dict[tuple[str, str], ChannelSettings]:
 class Publisher:
     def __init__(self, config: Config, *, now: Callable[[], dt.datetime] = now_utc,
                  sleep: Callable[[float], None] = time.sleep, channel_factory=make_channel,
-                 rng: random.Random | None = None, say: Callable[[str], None] = lambda line: None):
+                 rng: random.Random | None = None, say: Callable[[str], None] = lambda line: None,
+                 builder: Callable[[Config], object] | None = None):
         self.config = config
         self.now = now
         self.sleep = sleep
         self.channel_factory = channel_factory
         self.rng = rng or random.Random()
         self.say = say
+        self.builder = builder
+        """What builds stale metrics before drafting (the CLI passes the pipeline's, which also
+        publishes the dashboards' snapshot); None: analytics' own build."""
         self.limiter = RateLimiter(sleep=sleep)
         self.channels = channel_configs(config)
         self._built: dict[tuple[str, str], Channel] = {}
@@ -147,7 +151,7 @@ class Publisher:
     def _run(self, dry_run: bool, send_approval_requests: bool) -> PublishReport:
         report = PublishReport()
         with PostStore(self.config) as store:
-            report.sync = sync(self.config, store, self.now())
+            report.sync = sync(self.config, store, self.now(), builder=self.builder)
             report.errors.extend(report.sync.errors)
             if dry_run:
                 for post in store.find(state="publishing"):

@@ -118,6 +118,7 @@ def sources(ctx: click.Context, fmt: str | None) -> None:
 
     `lag` is how long ago the source's last complete pull finished: everything it held then is in."""
     from jobs.ingest.run import ADHOC_SOURCE
+    from jobs.ingest.sources.files import FilesSource
     from jobs.ingest.sources import describe_position
     from pulse.core.instants import ago, now_utc
     from pulse.core.warehouse import open_warehouse
@@ -145,7 +146,7 @@ def sources(ctx: click.Context, fmt: str | None) -> None:
     now = now_utc()
     rows = []
     for name in names:
-        kind, position = states.get(name, (configured.get(name, "files" if name == ADHOC_SOURCE else "?"), None))
+        kind, position = states.get(name, (configured.get(name, FilesSource.kind if name == ADHOC_SOURCE else "?"), None))
         run = runs.get(name)
         if run:
             started, finished, status, accepted, duplicates, rejected, error, last_ok = run

@@ -12,6 +12,7 @@ from pulse.cli.common import fail, load_config, run_guarded
 from pulse.core.egress import EgressRefused
 from pulse.people import People, PeopleError
 
+from jobs import pipeline
 from posters import approvals
 from posters.channels import kind_of
 from posters.planner import sync
@@ -45,7 +46,7 @@ def list_command(ctx, status, city, no_sync) -> None:
     def read():
         with PostStore(config) as store:
             if not no_sync and config.cities:
-                sync(config, store, now_utc())
+                sync(config, store, now_utc(), builder=pipeline.build)
             return store.find(state=status, city=city)
 
     rows = _guarded(read)
@@ -193,7 +194,7 @@ def publish(ctx, dry_run) -> None:
     config = load_config(ctx)
     if not config.cities:
         fail("no channels configured; add [cities.SLUG.channels.slack|x|facebook] to pulse.toml", code=2)
-    report = _guarded(lambda: Publisher(config).run(dry_run=dry_run))
+    report = _guarded(lambda: Publisher(config, builder=pipeline.build).run(dry_run=dry_run))
     print_report(report, dry_run=dry_run)
     if not dry_run and any(o.state in ("failed", "needs_attention", "error") for o in report.outcomes + report.recovered):
         sys.exit(1)

@@ -13,8 +13,8 @@ from pulse.config import ChannelConfig, ConfigError, from_dict
 from tests.conftest import envelope
 from tests.posters.conftest import channels, city_event, load, meetup_events, utc
 
-NOW = dt.datetime.now(dt.timezone.utc)
-STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)  # 18:30 in Sydney (AEDT, +11)
+NOW = dt.datetime.now(dt.UTC)
+STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.UTC)  # 18:30 in Sydney (AEDT, +11)
 
 
 def meetup(**kwargs) -> drafts.Meetup:

@@ -147,8 +147,9 @@ def edited(channel: str, content: dict, text: str) -> dict:
 
 
 def _x_clean(value: str) -> str:
-    # Characters X refuses outright (U+FFFE, U+FEFF, U+FFFF) never make it into a draft.
-    return "".join(c for c in value if c not in "\ufffe\ufeff\uffff")
+    # Characters X refuses outright never make it into a draft (which ones: x_length, as
+    # twitter-text says; Slack and Facebook get them as they are).
+    return x_length.without_invalid(value)
 
 
 def _cut_chars(text: str, keep: int) -> str:

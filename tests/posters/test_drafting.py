@@ -46,6 +46,15 @@ def test_x_title_shortened_link_kept():
     assert x_length.weighted_length(text.replace(first, one_more)) > 280
 
 
+def test_characters_x_refuses_dropped_for_x_only():
+    title = "Py\ufeffthon\ufffe Meetup\uffff"
+    x_text, _ = drafts.draft(channel(), "announce", meetup(title=title))
+    assert x_text.startswith("Python Meetup\n") and x_length.is_valid(x_text)
+    slack_text, _ = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce", meetup(title=title))
+    facebook_text, _ = drafts.draft(channel("facebook", page_id="1", page_token_env="P"), "announce", meetup(title=title))
+    assert slack_text.startswith(f"*{title}*") and facebook_text.startswith(title)
+
+
 def test_slack_escapes_user_text_and_has_fallback():
     text, content = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce",
                                  meetup(title="<@U123> & <!here> <https://evil|click>"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
+from twitter_text import parse_tweet
 
 from posters import drafts, x_length
 from posters.publisher import Publisher
@@ -44,6 +46,57 @@ def test_x_title_shortened_link_kept():
     # Not shorter than needed: one more unit of the title would not fit.
     one_more = x_length.shorten(long_title, x_length.unit_count(first[:-1]) + 1)
     assert x_length.weighted_length(text.replace(first, one_more)) > 280
+
+
+def test_x_long_venue_keeps_the_title():
+    venue = "Level 3, Harbour Conference Centre, " + "Grand Ballroom East Wing " * 20
+    text, _ = drafts.draft(channel(), "announce", meetup(title="Python Meetup: async in practice", venue=venue))
+    lines = text.split("\n")
+    assert lines[0] == "Python Meetup: async in practice"  # was "…" before issue 13
+    assert lines[2].startswith("📍 Level 3, Harbour") and lines[2].endswith("…")
+    assert lines[-1] == "https://p.example.com/e/1"
+    assert parse_tweet(text).valid and parse_tweet(text).weightedLength <= 280
+
+
+def test_x_long_title_and_venue_both_keep_their_start():
+    title, venue = "Rust and Python " * 30, "Level 3, Harbour Conference Centre " * 10
+    text, _ = drafts.draft(channel(), "announce", meetup(title=title, venue=venue))
+    first, venue_line = text.split("\n")[0], text.split("\n")[2]
+    assert first.endswith("…") and title.startswith(first[:-1]) and x_length.unit_count(first[:-1]) >= 20
+    assert venue_line == "📍 " + x_length.shorten(venue, 20)  # cut to its first 20 before the title is cut
+    assert parse_tweet(text).weightedLength <= 280 and text.endswith("\nhttps://p.example.com/e/1")
+
+
+def test_x_a_short_title_is_never_cut():
+    # The title keeps 20 units or all of it; a template that leaves no room for that is an error.
+    with pytest.raises(drafts.DraftError, match="the title cut to its first 20"):
+        drafts.draft(channel(template="{title} " + "x" * 270 + " {url}"), "announce", meetup(title="Python Meetup"))
+    # With no room for 20 units of the venue, the venue is cut further; the short title stays whole.
+    text, _ = drafts.draft(channel(template="{title} " + "x" * 260 + "{venue}"), "announce",
+                           meetup(title="Python Meetup", venue="A venue with quite a long name"))
+    assert text == "Python Meetup " + "x" * 260 + "A ve…" and x_length.weighted_length(text) == 280
+
+
+TITLES = {
+    "letters": "x" * 100_000,
+    "dots": "a." * 50_000,
+    "CJK": "字" * 100_000,
+    "emoji": "🎉" * 100_000,
+    "words and links": ("Meetup at https://example.com/e/1 and x.ai, see README.md 東京 🎉 " * 2_000)[:100_000],
+}
+
+
+@pytest.mark.parametrize("shape", TITLES)
+def test_x_title_of_100_000_characters(shape):
+    title = TITLES[shape]
+    start = time.perf_counter()
+    text, content = drafts.draft(channel(), "announce", meetup(title=title))
+    assert time.perf_counter() - start < 0.5
+    assert parse_tweet(text).valid and parse_tweet(text).weightedLength <= 280  # by the library's own count
+    first = text.split("\n")[0]
+    assert first.endswith("…") and x_length.unit_count(first[:-1]) >= 20
+    assert title.startswith(first[:-1].rstrip()) and text.endswith("\nhttps://p.example.com/e/1")
+    assert content == {"text": text}
 
 
 def test_characters_x_refuses_dropped_for_x_only():

@@ -46,6 +46,8 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
 _MIN_UNITS = 20
 _CUTS = (("description", _MIN_UNITS), ("venue", _MIN_UNITS), ("reason", _MIN_UNITS), ("title", _MIN_UNITS),
          ("description", 0), ("venue", 0), ("reason", 0))
+X_EDIT_MAX_CHARS = 10_000
+"""An edit for X longer than this is refused before it is measured (X takes at most 280 as it counts)."""
 
 
 class DraftError(Exception):
@@ -142,10 +144,20 @@ def edited(channel: str, content: dict, text: str) -> dict:
     if not text.strip():
         raise DraftError("the text is empty")
     if channel == "x":
-        length = x_length.weighted_length(text)
+        if len(text) > X_EDIT_MAX_CHARS:
+            raise DraftError(f"too long for X: {len(text):,} characters; Pulse takes at most {X_EDIT_MAX_CHARS:,} "
+                             f"for X, which allows 280 as it counts (a URL counts 23, CJK and emoji 2)")
+        measured = x_length.measure(text)
+        if measured.unsearched:
+            run = measured.unsearched.strip()
+            shown = run if len(run) <= 40 else run[:40] + "…"
+            raise DraftError(f"Pulse cannot tell how long X counts {shown!r} ({len(run):,} characters without a space "
+                             f"that X may take for a link): shorten it or add spaces")
+        if measured.length > x_length.MAX_WEIGHTED_LENGTH:
+            raise DraftError(f"too long for X: {'at least ' if measured.at_least else ''}{measured.length} of 280 "
+                             f"as X counts (a URL counts 23, CJK and emoji 2)")
         if not x_length.is_valid(text):
-            raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
-                             if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
+            raise DraftError("X would refuse this text (invalid characters: U+FFFE, U+FEFF or U+FFFF)")
         return {"text": text}
     if channel == "slack":
         if len(text) > SLACK_SECTION_LIMIT:

@@ -108,6 +108,26 @@ def test_characters_x_refuses_dropped_for_x_only():
     assert slack_text.startswith(f"*{title}*") and facebook_text.startswith(title)
 
 
+def test_edit_for_x_is_measured_as_x_counts():
+    assert drafts.edited("x", {}, "New words https://platform.example.com/e/m1") == {
+        "text": "New words https://platform.example.com/e/m1"}
+    with pytest.raises(drafts.DraftError, match="282 of 280"):
+        drafts.edited("x", {}, "字" * 141)
+    with pytest.raises(drafts.DraftError, match="invalid characters"):
+        drafts.edited("x", {}, "Hello\ufeff")
+    with pytest.raises(drafts.DraftError, match=r"cannot tell how long X counts 'https://example.com/aaa.*612 characters"):
+        drafts.edited("x", {}, "see https://example.com/" + "a" * 592 + " now")
+
+
+def test_edit_for_x_over_10_000_characters_is_refused_before_measuring(monkeypatch):
+    monkeypatch.setattr(x_length, "measure", lambda text: pytest.fail("measured"))
+    for text in ("a." * 50_000, "x" * 10_001):
+        start = time.perf_counter()
+        with pytest.raises(drafts.DraftError, match=r"too long for X: [\d,]+ characters; Pulse takes at most 10,000"):
+            drafts.edited("x", {}, text)
+        assert time.perf_counter() - start < 0.01
+
+
 def test_slack_escapes_user_text_and_has_fallback():
     text, content = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce",
                                  meetup(title="<@U123> & <!here> <https://evil|click>"))

@@ -164,7 +164,8 @@ for _tld in _alternatives(valid_gtld) + _alternatives(valid_cctld):
     else:
         _OTHER_SCRIPT_STARTS.add(_tld[0])
 # One trie, not 1,574 alternatives tried one after another at every dot (what makes twitter-text's
-# regex slow); the lookahead first turns away the dots that no two letters follow.
+# regex slow); the lookahead first turns away a dot not followed by two characters of a run (every
+# top-level domain has two at least).
 _TLD_DOT = re.compile(
     f"\\.(?=[^{_CUT}.]{{2}})(?:{_trie(_TLD_KEYS)}(?![{_TLD_RUN_CHARS}])|xn--[-0-9a-z]"
     f"|[{''.join(sorted(map(re.escape, _OTHER_SCRIPT_STARTS)))}])", re.IGNORECASE)
@@ -181,6 +182,7 @@ def _may_hold_url(text: str) -> bool:
 
 
 def _searchable(run: str) -> bool:
+    """Whether twitter-text's URL regex is given `run`: short enough, and not too many labels in a row."""
     return len(run) <= URL_RUN_LIMIT and all(
         len(_LABEL_START.findall(m.group())) <= URL_RUN_MAX_LABELS for m in _LABELS.finditer(run))
 
@@ -350,7 +352,7 @@ def _char_weight(char: str) -> int:
 def _run_units(run: str) -> Iterator[Unit]:
     """parse_tweet's walk over one run: a URL where one starts, else an emoji, else a character."""
     urls = {}
-    if _may_hold_url(run) and _searchable(run):
+    if _searchable(run) and _may_hold_url(run):  # (a long run is not searched: no need to look)
         urls = {url["indices"][0]: url["url"] for url in extract_urls_with_indices(run)}
     trie = _emoji_trie(run)
     i = 0

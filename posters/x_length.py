@@ -34,38 +34,25 @@ long to fit (`MAX_FITTING_CHARS`).
 
 For cutting, a text is a sequence of units (a URL, an emoji sequence, a character with the
 combining marks after it) that are kept or dropped whole: `shorten` never cuts inside one.
+
+twitter-text-parser is imported, and the tables built from it, on first use, not on import: that
+costs some 0.5 s (its emoji regex is compiled as it is imported), which every `pulse` command
+would pay otherwise, whether it measures a post or not.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from twitter_text import extract_urls_with_indices
-from twitter_text.config import config as _twitter_text_config
-from twitter_text.parse_tweet import convert_line_ending
-from twitter_text.regexp.directional_markers_group import directional_markers_group
-from twitter_text.regexp.emoji import emoji as _EMOJI
-from twitter_text.regexp.emoji import emoji_list as _EMOJI_LIST
-from twitter_text.regexp.invalid_chars import invalid_chars as _INVALID_CHARS
-from twitter_text.regexp.invalid_chars_group import invalid_chars_group
-from twitter_text.regexp.spaces_group import spaces_group
-from twitter_text.regexp.valid_cctld import valid_cctld
-from twitter_text.regexp.valid_domain_chars import valid_domain_chars
-from twitter_text.regexp.valid_gtld import valid_gtld
-
-_OPTIONS = _twitter_text_config["defaults"]  # what parse_tweet counts with: v3, emoji discounted
-MAX_WEIGHTED_LENGTH: int = _OPTIONS["max_weighted_tweet_length"]  # 280
-URL_WEIGHT: int = _OPTIONS["transformed_url_length"]  # 23
-_SCALE: int = _OPTIONS["scale"]
-_DEFAULT_WEIGHT: int = _OPTIONS["default_weight"]  # also what an emoji sequence weighs
-_LIGHT_RANGES = [(r["start"], r["end"]) for r in _OPTIONS["ranges"]]
-_LIGHT_WEIGHT: int = _OPTIONS["ranges"][0]["weight"]
-if {r["weight"] for r in _OPTIONS["ranges"]} != {_LIGHT_WEIGHT}:
-    raise ImportError("twitter-text-parser's weights changed; posters.x_length counts two of them")
+MAX_WEIGHTED_LENGTH = 280
+URL_WEIGHT = 23
+"""twitter-text's (checked against twitter-text-parser's configuration when it is loaded)."""
+_SCALE, _LIGHT_WEIGHT, _HEAVY_WEIGHT = 100, 100, 200  # weights in hundredths; an emoji weighs 200 too
 
 URL_RUN_LIMIT = 512
 """A run longer than this that may hold a URL is not searched for one (see the module doc)."""
@@ -74,6 +61,11 @@ URL_RUN_MAX_LABELS = 16
 MAX_FITTING_CHARS = MAX_WEIGHTED_LENGTH * URL_RUN_LIMIT // URL_WEIGHT
 """No longer text fits 280: a URL that is counted 23 lies in a run of at most URL_RUN_LIMIT
 characters, and any other character weighs more than 23/512 (the longest emoji, 8 code points, 2)."""
+
+# twitter-text's URL extraction costs some 30 µs a run, and up to some 8 µs a character on a run
+# made to be slow for it: once past 280, counting stops after this much of it (so a text of 12,000
+# characters with a few links is still counted exactly, as a conformance case wants).
+_SEARCH_BUDGET_RUNS, _SEARCH_BUDGET_CHARS = 64, 2_048
 
 
 @dataclass(frozen=True)
@@ -99,34 +91,14 @@ class Measure:
     """The first run that may hold a URL but was not searched for one (the text then counts as too long)."""
 
 
-def _normalize(text: str) -> str:
-    # What parse_tweet counts: NFC, then every CR LF, CR or LF as one LF.
-    return convert_line_ending(unicodedata.normalize("NFC", text))
-
-
-# -- runs: where the text may be cut into independently counted pieces ------------------------------
-
-# None of these can be inside a URL (none is a domain, path, query or port character) or an emoji,
-# and each may stand before a URL just as the start of the text may (the invalid characters no
-# more than it may). So twitter-text finds in the runs, each starting with one of them, the same
-# URLs and emoji as in the whole text.
-_CUT = spaces_group + directional_markers_group + invalid_chars_group + r"\\<>^{}"
-_RUN = re.compile(f"[{_CUT}]?[^{_CUT}]*")
-_CUT_CHAR = re.compile(f"[{_CUT}]")
-
-
-def _runs(text: str) -> Iterator[re.Match]:
-    return (match for match in _RUN.finditer(text) if match.end() > match.start())
-
-
-def _trie(words: set[str]) -> str:
+def _trie(words: list[str]) -> str:
     """A regex that matches what one of `words` matches, trying one letter at a time (longest first)."""
     root: dict = {}
     for word in words:
         node = root
         for char in word:
             node = node.setdefault(char, {})
-        node[""] = {}
+        node[""] = {}  # a word ends here
 
     def branch(char: str, node: dict) -> str:
         # The optional rest is greedy, and only one child can match the next character.
@@ -137,7 +109,84 @@ def _trie(words: set[str]) -> str:
     return "(?:" + "|".join(branch(c, child) for c, child in sorted(root.items())) + ")"
 
 
-# -- may a run hold a URL? ---------------------------------------------------------------------------
+# -- what twitter-text-parser gives, loaded on first use --------------------------------------------
+
+@dataclass(frozen=True)
+class _Tables:
+    extract_urls: Callable[[str], list[dict]]  # twitter-text's URL extraction
+    line_endings: Callable[[str], str]
+    invalid: re.Pattern  # the characters X refuses
+    cut: re.Pattern  # a character that starts a run
+    run: re.Pattern
+    tld_dot: re.Pattern  # a dot where twitter-text's regex may end a domain
+    labels: re.Pattern
+    label_start: re.Pattern
+    emoji: re.Pattern  # twitter-text's emoji, as a trie
+    emoji_no_keycaps: re.Pattern
+    heavy: re.Pattern  # a character that weighs 2
+
+
+_KEYCAP, _KEYCAP_BASES = "\u20e3", "#*0123456789"  # every emoji that starts with one of these has U+20E3
+# A domain ends in `.` and a top-level domain that (under the regex's IGNORECASE) is followed by
+# none of [0-9a-zA-Z@+-], a class that then also holds these four non-ASCII letters.
+_TLD_RUN_CHARS = "0-9A-Za-z@+\\-\u0130\u0131\u017f\u212a"
+
+
+@functools.cache
+def _tables() -> _Tables:
+    # Imported here, not at the top: see the module doc.
+    from twitter_text import extract_urls_with_indices
+    from twitter_text.config import config
+    from twitter_text.parse_tweet import convert_line_ending
+    from twitter_text.regexp.directional_markers_group import directional_markers_group
+    from twitter_text.regexp.emoji import emoji, emoji_list
+    from twitter_text.regexp.invalid_chars import invalid_chars
+    from twitter_text.regexp.invalid_chars_group import invalid_chars_group
+    from twitter_text.regexp.spaces_group import spaces_group
+    from twitter_text.regexp.valid_cctld import valid_cctld
+    from twitter_text.regexp.valid_domain_chars import valid_domain_chars
+    from twitter_text.regexp.valid_gtld import valid_gtld
+
+    options = config["defaults"]  # what parse_tweet counts with: v3, emoji discounted
+    if ((options["max_weighted_tweet_length"], options["transformed_url_length"], options["scale"],
+         options["default_weight"], {r["weight"] for r in options["ranges"]})
+            != (MAX_WEIGHTED_LENGTH, URL_WEIGHT, _SCALE, _HEAVY_WEIGHT, {_LIGHT_WEIGHT})):
+        raise RuntimeError("twitter-text-parser's weights changed; posters.x_length counts with these")
+    light = "".join(f"\\U{r['start']:08x}-\\U{r['end']:08x}" for r in options["ranges"])
+
+    # Runs: none of these can be inside a URL (none is a domain, path, query or port character)
+    # or an emoji, and each may stand before a URL just as the start of the text may (the invalid
+    # characters no more than it may). So twitter-text finds in the runs, each starting with one
+    # of them, the same URLs and emoji as in the whole text.
+    cut = spaces_group + directional_markers_group + invalid_chars_group + r"\\<>^{}"
+
+    # So a dot followed by one of these matches wherever twitter-text's regex can end a domain: an
+    # ASCII TLD (or the ASCII start of one that goes on in another script) with nothing of that
+    # class after it, punycode, or the first letter of a TLD in another script. One trie, not 1,574
+    # alternatives tried one after another at every dot (what makes twitter-text's regex slow); the
+    # lookahead first turns away a dot not followed by two characters of a run (every TLD has two).
+    ascii_keys, other_starts = set(), set()
+    for tld in _alternatives(valid_gtld) + _alternatives(valid_cctld):
+        start = re.match(f"[{_TLD_RUN_CHARS}]*", tld).group()
+        if start:
+            ascii_keys.add(start)
+        else:
+            other_starts.add(tld[0])
+    tld_dot = re.compile(
+        f"\\.(?=[^{cut}.]{{2}})(?:{_trie(sorted(ascii_keys))}(?![{_TLD_RUN_CHARS}])|xn--[-0-9a-z]"
+        f"|[{''.join(sorted(map(re.escape, other_starts)))}])", re.IGNORECASE)
+
+    emoji_trie, emoji_trie_no_keycaps = _emoji_tries(emoji, emoji_list, re.compile(f"[{light}]"))
+    return _Tables(
+        extract_urls=extract_urls_with_indices, line_endings=convert_line_ending, invalid=invalid_chars,
+        cut=re.compile(f"[{cut}]"), run=re.compile(f"[{cut}]?[^{cut}]*"), tld_dot=tld_dot,
+        # Stretches of domain characters with the dots, hyphens and underscores between labels, and
+        # the dots that start a label in them: the regex backtracks label by label there, trying
+        # its 1,574 top-level domains at each.
+        labels=re.compile(f"(?:{valid_domain_chars.pattern}|[._-])+"),
+        label_start=re.compile(f"\\.(?={valid_domain_chars.pattern})"),
+        emoji=emoji_trie, emoji_no_keycaps=emoji_trie_no_keycaps, heavy=re.compile(f"[^{light}]"))
+
 
 def _alternatives(pattern: re.Pattern) -> list[str]:
     head, tail = "(?:(?:", ")(?=[^0-9a-zA-Z@+-]|$))"
@@ -145,63 +194,11 @@ def _alternatives(pattern: re.Pattern) -> list[str]:
     words = body[len(head):-len(tail)].split("|")
     if (not (body.startswith(head) and body.endswith(tail)) or min(map(len, words)) < 2
             or any(set(w) & set("()[]{}?*+\\.^$") for w in words)):
-        raise ImportError("twitter-text-parser's top-level domain patterns changed; posters.x_length reads them")
+        raise RuntimeError("twitter-text-parser's top-level domain patterns changed; posters.x_length reads them")
     return words
 
 
-# A domain ends in `.` and a top-level domain that (under the regex's IGNORECASE) is followed by
-# none of [0-9a-zA-Z@+-], a class that then also holds these four non-ASCII letters. So a dot
-# followed by one of these matches wherever twitter-text's regex can end a domain: an ASCII TLD
-# (or the ASCII start of one that goes on in another script) with nothing of that class after it,
-# punycode, or the first letter of a TLD in another script.
-_TLD_RUN_CHARS = "0-9A-Za-z@+\\-\u0130\u0131\u017f\u212a"
-_TLD_KEYS: set[str] = set()
-_OTHER_SCRIPT_STARTS: set[str] = set()
-for _tld in _alternatives(valid_gtld) + _alternatives(valid_cctld):
-    _ascii = re.match(f"[{_TLD_RUN_CHARS}]*", _tld).group()
-    if _ascii:
-        _TLD_KEYS.add(_ascii)
-    else:
-        _OTHER_SCRIPT_STARTS.add(_tld[0])
-# One trie, not 1,574 alternatives tried one after another at every dot (what makes twitter-text's
-# regex slow); the lookahead first turns away a dot not followed by two characters of a run (every
-# top-level domain has two at least).
-_TLD_DOT = re.compile(
-    f"\\.(?=[^{_CUT}.]{{2}})(?:{_trie(_TLD_KEYS)}(?![{_TLD_RUN_CHARS}])|xn--[-0-9a-z]"
-    f"|[{''.join(sorted(map(re.escape, _OTHER_SCRIPT_STARTS)))}])", re.IGNORECASE)
-# Stretches of domain characters with the dots, hyphens and underscores between labels, and the
-# dots that start a label in them: the regex backtracks label by label there, trying its 1,574
-# top-level domains at each.
-_LABELS = re.compile(f"(?:{valid_domain_chars.pattern}|[._-])+")
-_LABEL_START = re.compile(f"\\.(?={valid_domain_chars.pattern})")
-
-
-def _may_hold_url(text: str) -> bool:
-    """False only where twitter-text finds no URL in `text`: no `.` is followed by a top-level domain."""
-    return "." in text and _TLD_DOT.search(text) is not None
-
-
-def _searchable(run: str) -> bool:
-    """Whether twitter-text's URL regex is given `run`: short enough, and not too many labels in a row."""
-    return len(run) <= URL_RUN_LIMIT and all(
-        len(_LABEL_START.findall(m.group())) <= URL_RUN_MAX_LABELS for m in _LABELS.finditer(run))
-
-
-def _url_run_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Where the runs that may hold a URL are, in order, in time linear in the text."""
-    if "." not in text:
-        return
-    reverse, end = text[::-1], 0
-    while (dot := _TLD_DOT.search(text, end)) is not None:
-        after = _CUT_CHAR.search(text, dot.start())
-        end = after.start() if after else len(text)
-        before = _CUT_CHAR.search(reverse, len(text) - 1 - dot.start())
-        yield (len(text) - 1 - before.start() if before else 0), end
-
-
-# -- emoji ---------------------------------------------------------------------------------------------
-
-def _emoji_tries() -> tuple[re.Pattern, re.Pattern]:
+def _emoji_tries(emoji: re.Pattern, emoji_list: list, light: re.Pattern) -> tuple[re.Pattern, re.Pattern]:
     """twitter-text's emoji regex as a trie, for the emoji that a sequence may start with.
 
     Its regex is one alternative per sequence, longest first, then a class of single code points:
@@ -211,10 +208,10 @@ def _emoji_tries() -> tuple[re.Pattern, re.Pattern]:
     trie matches nothing, and it weighs 2 as a character all the same. The second trie leaves out
     the keycaps too, for a text without U+20E3 (so that digits need not be tried).
     """
-    *sequences, single = _EMOJI.pattern.split("|")
+    *sequences, single = emoji.pattern.split("|")
     if not (single.startswith("[") and single.endswith("]")) or not all(
             re.fullmatch(r"(?:\\U[0-9A-Fa-f]{8})+", s) for s in sequences):
-        raise ImportError("twitter-text-parser's emoji pattern changed; posters.x_length rebuilds it")
+        raise RuntimeError("twitter-text-parser's emoji pattern changed; posters.x_length rebuilds it")
     root: dict = {}
     for sequence in sequences:
         node = root
@@ -225,10 +222,10 @@ def _emoji_tries() -> tuple[re.Pattern, re.Pattern]:
     for char in root:
         if singles.fullmatch(char):
             root[char][""] = {}  # an emoji on its own too
-    alone = [entry.emoji for entry in _EMOJI_LIST if len(entry.emoji) == 1 and entry.emoji not in root]
-    keycaps = [sequence for sequence in _EMOJI_LIST if sequence.emoji[0] in _KEYCAP_BASES]
-    if _LIGHT.search("".join(alone)) or any(_KEYCAP not in entry.emoji for entry in keycaps):
-        raise ImportError("twitter-text-parser's emoji list changed; posters.x_length relies on how it is made")
+    alone = [entry.emoji for entry in emoji_list if len(entry.emoji) == 1 and entry.emoji not in root]
+    keycaps = [entry.emoji for entry in emoji_list if entry.emoji[0] in _KEYCAP_BASES]
+    if light.search("".join(alone)) or any(_KEYCAP not in keycap for keycap in keycaps):
+        raise RuntimeError("twitter-text-parser's emoji list changed; posters.x_length relies on how it is made")
 
     def branch(char: str, node: dict) -> str:
         # Longer first: the optional rest is greedy, and only one child can match the next character.
@@ -255,21 +252,53 @@ def _emoji_tries() -> tuple[re.Pattern, re.Pattern]:
     return trie(firsts), trie([c for c in firsts if c not in _KEYCAP_BASES])
 
 
-_LIGHT = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _LIGHT_RANGES) + "]")
-_HEAVY = re.compile("[^" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _LIGHT_RANGES) + "]")
-_KEYCAP, _KEYCAP_BASES = "\u20e3", "#*0123456789"  # every sequence that starts with one of these has U+20E3
-_EMOJI_TRIE, _EMOJI_TRIE_NO_KEYCAPS = _emoji_tries()
+def _normalize(text: str) -> str:
+    # What parse_tweet counts: NFC, then every CR LF, CR or LF as one LF.
+    return _tables().line_endings(unicodedata.normalize("NFC", text))
 
+
+# -- runs, and which may hold a URL ------------------------------------------------------------------
+
+def _runs(text: str) -> Iterator[re.Match]:
+    return (match for match in _tables().run.finditer(text) if match.end() > match.start())
+
+
+def _may_hold_url(text: str) -> bool:
+    """False only where twitter-text finds no URL in `text`: no `.` is followed by a top-level domain."""
+    return "." in text and _tables().tld_dot.search(text) is not None
+
+
+def _searchable(run: str) -> bool:
+    """Whether twitter-text's URL regex is given `run`: short enough, and not too many labels in a row."""
+    tables = _tables()
+    return len(run) <= URL_RUN_LIMIT and all(
+        len(tables.label_start.findall(m.group())) <= URL_RUN_MAX_LABELS for m in tables.labels.finditer(run))
+
+
+def _url_run_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the runs that may hold a URL are, in order, in time linear in the text."""
+    if "." not in text:
+        return
+    tables = _tables()
+    reverse, end = text[::-1], 0
+    while (dot := tables.tld_dot.search(text, end)) is not None:
+        after = tables.cut.search(text, dot.start())
+        end = after.start() if after else len(text)
+        before = tables.cut.search(reverse, len(text) - 1 - dot.start())
+        yield (len(text) - 1 - before.start() if before else 0), end
+
+
+# -- weights -------------------------------------------------------------------------------------------
 
 def _emoji_trie(text: str) -> re.Pattern:
-    return _EMOJI_TRIE if _KEYCAP in text else _EMOJI_TRIE_NO_KEYCAPS
+    return _tables().emoji if _KEYCAP in text else _tables().emoji_no_keycaps
 
 
 def _plain_weight(text: str) -> int:
     """twitter-text's weight (hundredths) of a text that holds no URL: emoji 2, characters 1 or 2."""
     rest, emoji = _emoji_trie(text).subn("", text)
-    heavy = _HEAVY.subn("", rest)[1]
-    return _DEFAULT_WEIGHT * (emoji + heavy) + _LIGHT_WEIGHT * (len(rest) - heavy)
+    heavy = _tables().heavy.subn("", rest)[1]
+    return _HEAVY_WEIGHT * (emoji + heavy) + _LIGHT_WEIGHT * (len(rest) - heavy)
 
 
 def _url_run_weight(run: str, urls: list[dict]) -> int:
@@ -286,12 +315,6 @@ def _url_run_weight(run: str, urls: list[dict]) -> int:
 
 # -- the count -----------------------------------------------------------------------------------------
 
-# twitter-text's URL extraction costs some 30 µs a run, and up to some 8 µs a character on a run
-# made to be slow for it: once past 280, counting stops after this much of it (so a text of 12,000
-# characters with a few links is still counted exactly, as a conformance case wants).
-_SEARCH_BUDGET_RUNS, _SEARCH_BUDGET_CHARS = 64, 2_048
-
-
 def measure(text: str) -> Measure:
     """X's weighted length of `text` (rounded down, as twitter-text does), counted as far as it matters.
 
@@ -306,7 +329,7 @@ def measure(text: str) -> Measure:
         total += _plain_weight(normalized[position:start])
         if _searchable(run):
             runs, searched = runs + 1, searched + len(run)
-            urls = extract_urls_with_indices(run)
+            urls = _tables().extract_urls(run)
             total += _url_run_weight(run, urls) if urls else _plain_weight(run)
         else:
             unsearched = unsearched or run
@@ -333,12 +356,12 @@ def fits(text: str) -> bool:
 def is_valid(text: str) -> bool:
     """What X accepts: not blank, no invalid characters, at most 280 weighted."""
     normalized = _normalize(text)
-    return bool(normalized.strip()) and _INVALID_CHARS.search(normalized) is None and fits(normalized)
+    return bool(normalized.strip()) and _tables().invalid.search(normalized) is None and fits(normalized)
 
 
 def without_invalid(text: str) -> str:
     """`text` without the characters X refuses a post for (twitter-text's: U+FFFE, U+FEFF, U+FFFF)."""
-    return _INVALID_CHARS.sub("", text)
+    return _tables().invalid.sub("", text)
 
 
 # -- units, for cutting --------------------------------------------------------------------------
@@ -346,14 +369,14 @@ def without_invalid(text: str) -> str:
 def _char_weight(char: str) -> int:
     # A character's own weight, even one that is an emoji on its own elsewhere: parse_tweet gives
     # this to a character where no emoji starts (as after a URL an emoji began inside of).
-    return _DEFAULT_WEIGHT if _HEAVY.match(char) else _LIGHT_WEIGHT
+    return _HEAVY_WEIGHT if _tables().heavy.match(char) else _LIGHT_WEIGHT
 
 
 def _run_units(run: str) -> Iterator[Unit]:
     """parse_tweet's walk over one run: a URL where one starts, else an emoji, else a character."""
     urls = {}
     if _searchable(run) and _may_hold_url(run):  # (a long run is not searched: no need to look)
-        urls = {url["indices"][0]: url["url"] for url in extract_urls_with_indices(run)}
+        urls = {url["indices"][0]: url["url"] for url in _tables().extract_urls(run)}
     trie = _emoji_trie(run)
     i = 0
     while i < len(run):
@@ -364,7 +387,7 @@ def _run_units(run: str) -> Iterator[Unit]:
             yield Unit(urls[i], URL_WEIGHT * _SCALE, url=True)
             i += len(urls[i])
         elif emoji:
-            yield Unit(emoji.group(), _DEFAULT_WEIGHT)
+            yield Unit(emoji.group(), _HEAVY_WEIGHT)
             i = emoji.end()
         else:
             yield Unit(run[i], _char_weight(run[i]))
@@ -417,4 +440,4 @@ def extract_urls(text: str) -> list[Url]:
     normalized = _normalize(text)
     return [Url(start + url["indices"][0], start + url["indices"][1])
             for start, end in _url_run_spans(normalized) if _searchable(normalized[start:end])
-            for url in extract_urls_with_indices(normalized[start:end])]
+            for url in _tables().extract_urls(normalized[start:end])]

@@ -1,8 +1,9 @@
 """X length in linear time: 100,000 characters of any shape are measured in well under 50 ms.
 
 (twitter-text-parser's own URL regex takes 2.4 s on 1,000 characters of "a.a.a...", and one long
-title once stalled all publishing: issue 10.) Each time is the best of five, so that a busy machine
-does not fail the test; the times seen on the development machine are in the comments.
+title once stalled all publishing: issue 10.) Each time is the processor time of this process, the
+best of five, so that other work on a busy machine does not fail the test; the times seen on the
+development machine are in the comments.
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ SHAPES = {
 def best_of_five(function, text) -> float:
     times = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = time.process_time()
         function(text)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 

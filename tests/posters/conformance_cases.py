@@ -1,4 +1,4 @@
-"""twitter-text's conformance cases (Apache-2.0), read from ../shared/conformance/ or this folder.
+"""twitter-text's conformance cases (Apache-2.0), from ../shared/conformance/ or tests/posters/conformance/.
 
 See conformance/README.md for what each file holds and where it comes from.
 """

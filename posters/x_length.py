@@ -36,8 +36,8 @@ For cutting, a text is a sequence of units (a URL, an emoji sequence, a characte
 combining marks after it) that are kept or dropped whole: `shorten` never cuts inside one.
 
 twitter-text-parser is imported, and the tables built from it, on first use, not on import: that
-costs some 0.5 s (its emoji regex is compiled as it is imported), which every `pulse` command
-would pay otherwise, whether it measures a post or not.
+costs about a quarter of a second of processor time (its emoji regex is compiled as it is
+imported), which every `pulse` command would pay otherwise, whether it measures a post or not.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
-"""twitter-text's (checked against twitter-text-parser's configuration when it is loaded)."""
+"""Both twitter-text's (checked against twitter-text-parser's configuration when it is loaded)."""
 _SCALE, _LIGHT_WEIGHT, _HEAVY_WEIGHT = 100, 100, 200  # weights in hundredths; an emoji weighs 200 too
 
 URL_RUN_LIMIT = 512

@@ -11,8 +11,11 @@ whose placeholders all came out empty (`📍 {venue}` for a meetup without a ven
 
 Titles, venues and descriptions are user-written: any Unicode, possibly markup. They are data:
 on Slack `&`, `<` and `>` are escaped so a title cannot mention @channel or forge a link; on X
-the text is cut (title first, with an ellipsis, never inside an emoji or a URL) until X's
-weighted length fits 280; the meetup's link is never cut (X counts any URL as 23).
+the characters X refuses are dropped. A draft too long for its channel is cut, with an ellipsis
+and never inside an emoji or a URL: the description, the venue and the reason first (down to
+their first 20 units: characters, emoji or URLs on X, characters elsewhere), then the title,
+which keeps at least its first 20, and only then the others further; the meetup's link is never
+cut (X counts any URL as 23).
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ from analytics.meetups import Meetup
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
-_SHORTENABLE = ("title", "venue", "description", "reason")
+# What is cut, in order, and how far: first what a reader misses least, down to its first 20
+# units; then the title, never below its first 20 units (or all of it, when shorter), so the post
+# still says what it is about; only then the others further, down to nothing.
+_MIN_UNITS = 20
+_CUTS = (("description", _MIN_UNITS), ("venue", _MIN_UNITS), ("reason", _MIN_UNITS), ("title", _MIN_UNITS),
+         ("description", 0), ("venue", 0), ("reason", 0))
 
 
 class DraftError(Exception):
@@ -84,37 +92,43 @@ def edited(channel: str, content: dict, text: str) -> dict:
     return kind_of(channel).edited(content, text)
 
 
-def _x_clean(value: str) -> str:
-    # Characters X refuses outright (U+FFFE, U+FEFF, U+FFFF) never make it into a draft.
-    return "".join(c for c in value if c not in "\ufffe\ufeff\uffff")
-
-
-def _cut_chars(text: str, keep: int) -> str:
+def cut_chars(text: str, keep: int) -> str:
     if keep >= len(text):
         return text
     # Never leave half an escape (`&am`) or half a surrogate-free grapheme's mark behind.
     return re.sub(r"&[a-z]*\Z", "", text[:keep]).rstrip() + "…"
 
 
-def _fit(template, values, *, fits, clean, cut, size, channel) -> str:
+def fit(template, values, *, fits, clean, cut, channel) -> str:
+    """The template filled with the cleaned values, cut (see _CUTS) until `fits` says the text fits.
+
+    `cut(value, n)` keeps the first n units of a value. The longest prefix that fits is searched for
+    by doubling n from the floor, not by halving the value's whole length, so a value of 100,000
+    characters costs what its first few hundred units do.
+    """
     values = {name: clean(value) for name, value in values.items()}
+    whole = dict(values)
     text = render(template, values)
     if fits(text):
         return text
-    for name in _SHORTENABLE:
-        original = values[name]
-        if not original:
+    for name, floor in _CUTS:
+        if not whole[name]:
             continue
-        # The longest prefix of this field that fits (binary search over whole units).
-        low, high = 0, size(original)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if fits(render(template, {**values, name: cut(original, middle)})):
-                low = middle
-            else:
-                high = middle - 1
-        values[name] = cut(original, low)
-        text = render(template, values)
-        if fits(text):
-            return text
-    raise DraftError(f"the template is too long for {channel} even with the title, venue and description cut; shorten it")
+
+        def fits_with(keep: int, name=name) -> bool:
+            return fits(render(template, {**values, name: cut(whole[name], keep)}))
+
+        if not fits_with(floor):
+            values[name] = cut(whole[name], floor)
+            continue
+        # The text as it is does not fit, nor then the value at any longer prefix: the doubling ends.
+        low, high = floor, max(2 * floor, 1)
+        while fits_with(high):
+            low, high = high, 2 * high
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits_with(middle) else (low, middle)
+        values[name] = cut(whole[name], low)
+        return render(template, values)
+    raise DraftError(f"the template is too long for {channel} even with the description, venue and reason cut "
+                     f"and the title cut to its first {_MIN_UNITS}; shorten it")

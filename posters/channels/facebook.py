@@ -71,9 +71,9 @@ class FacebookKind(ChannelKind):
         return f"Facebook Page {settings.page_id}"
 
     def draft(self, settings, post_kind, meetup):
-        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
-                           fits=lambda t: len(t) <= MESSAGE_LIMIT, clean=lambda v: v, cut=drafts._cut_chars,
-                           size=len, channel="Facebook")
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup),
+                          fits=lambda t: len(t) <= MESSAGE_LIMIT, clean=lambda v: v, cut=drafts.cut_chars,
+                          channel="Facebook")
         return text, {"message": text, "link": meetup.url}
 
     def edited(self, content, text):

@@ -73,9 +73,9 @@ class SlackKind(ChannelKind):
         return f"Slack {settings.channel}"
 
     def draft(self, settings, post_kind, meetup):
-        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
-                           fits=lambda t: len(t) <= SECTION_LIMIT, clean=escape, cut=drafts._cut_chars, size=len,
-                           channel=f"a Slack section ({SECTION_LIMIT} characters)")
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup),
+                          fits=lambda t: len(t) <= SECTION_LIMIT, clean=escape, cut=drafts.cut_chars,
+                          channel=f"a Slack section ({SECTION_LIMIT} characters)")
         return text, content_of(text)
 
     def edited(self, content, text):

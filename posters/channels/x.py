@@ -24,6 +24,10 @@ from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendErr
 from posters.drafts import DraftError
 
 
+EDIT_MAX_CHARS = 10_000
+"""An edit for X longer than this is refused before it is measured (X takes at most 280 as it counts)."""
+
+
 class XSettings(ChannelSettings):
     """`[cities.SLUG.channels.x]`: the account's OAuth 1.0a user-context keys, each from the environment."""
 
@@ -53,17 +57,27 @@ class XKind(ChannelKind):
         return f"X (the account of ${settings.access_token_env})"
 
     def draft(self, settings, post_kind, meetup):
-        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
-                           fits=lambda t: x_length.weighted_length(t) <= x_length.MAX_WEIGHTED_LENGTH,
-                           clean=drafts._x_clean, cut=x_length.shorten, size=x_length.unit_count,
-                           channel="X (280, as X counts)")
+        # Characters X refuses outright never make it into a draft (which ones: x_length, as
+        # twitter-text says; Slack and Facebook get them as they are).
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup), fits=x_length.fits,
+                          clean=x_length.without_invalid, cut=x_length.shorten, channel="X (280, as X counts)")
         return text, {"text": text}
 
     def edited(self, content, text):
-        length = x_length.weighted_length(text)
+        if len(text) > EDIT_MAX_CHARS:
+            raise DraftError(f"too long for X: {len(text):,} characters; Pulse takes at most {EDIT_MAX_CHARS:,} "
+                             f"for X, which allows 280 as it counts (a URL counts 23, CJK and emoji 2)")
+        measured = x_length.measure(text)
+        if measured.unsearched:
+            run = measured.unsearched.strip()
+            shown = run if len(run) <= 40 else run[:40] + "…"
+            raise DraftError(f"Pulse cannot tell how long X counts {shown!r} ({len(run):,} characters without a space "
+                             f"that X may take for a link): shorten it or add spaces")
+        if measured.length > x_length.MAX_WEIGHTED_LENGTH:
+            raise DraftError(f"too long for X: {'at least ' if measured.at_least else ''}{measured.length} of 280 "
+                             f"as X counts (a URL counts 23, CJK and emoji 2)")
         if not x_length.is_valid(text):
-            raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
-                             if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
+            raise DraftError("X would refuse this text (invalid characters: U+FFFE, U+FEFF or U+FFFF)")
         return {"text": text}
 
     def measure(self, text: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
+from twitter_text import parse_tweet
 
 from posters import drafts, x_length
 from posters.publisher import Publisher
@@ -14,8 +16,8 @@ from pulse.core.config import ConfigError, from_dict
 from tests.support.records import envelope
 from tests.support.posters import channels, city_event, load, meetup_events, utc
 
-NOW = dt.datetime.now(dt.timezone.utc)
-STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)  # 18:30 in Sydney (AEDT, +11)
+NOW = dt.datetime.now(dt.UTC)
+STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.UTC)  # 18:30 in Sydney (AEDT, +11)
 
 
 def meetup(**kwargs) -> drafts.Meetup:
@@ -50,6 +52,87 @@ def test_x_title_shortened_link_kept():
     # Not shorter than needed: one more unit of the title would not fit.
     one_more = x_length.shorten(long_title, x_length.unit_count(first[:-1]) + 1)
     assert x_length.weighted_length(text.replace(first, one_more)) > 280
+
+
+def test_x_long_venue_keeps_the_title():
+    venue = "Level 3, Harbour Conference Centre, " + "Grand Ballroom East Wing " * 20
+    text, _ = drafts.draft(channel(), "announce", meetup(title="Python Meetup: async in practice", venue=venue))
+    lines = text.split("\n")
+    assert lines[0] == "Python Meetup: async in practice"  # was "…" before issue 13
+    assert lines[2].startswith("📍 Level 3, Harbour") and lines[2].endswith("…")
+    assert lines[-1] == "https://p.example.com/e/1"
+    assert parse_tweet(text).valid and parse_tweet(text).weightedLength <= 280
+
+
+def test_x_long_title_and_venue_both_keep_their_start():
+    title, venue = "Rust and Python " * 30, "Level 3, Harbour Conference Centre " * 10
+    text, _ = drafts.draft(channel(), "announce", meetup(title=title, venue=venue))
+    first, venue_line = text.split("\n")[0], text.split("\n")[2]
+    assert first.endswith("…") and title.startswith(first[:-1]) and x_length.unit_count(first[:-1]) >= 20
+    assert venue_line == "📍 " + x_length.shorten(venue, 20)  # cut to its first 20 before the title is cut
+    assert parse_tweet(text).weightedLength <= 280 and text.endswith("\nhttps://p.example.com/e/1")
+
+
+def test_x_a_short_title_is_never_cut():
+    # The title keeps 20 units or all of it; a template that leaves no room for that is an error.
+    with pytest.raises(drafts.DraftError, match="the title cut to its first 20"):
+        drafts.draft(channel(template="{title} " + "x" * 270 + " {url}"), "announce", meetup(title="Python Meetup"))
+    # With no room for 20 units of the venue, the venue is cut further; the short title stays whole.
+    text, _ = drafts.draft(channel(template="{title} " + "x" * 260 + "{venue}"), "announce",
+                           meetup(title="Python Meetup", venue="A venue with quite a long name"))
+    assert text == "Python Meetup " + "x" * 260 + "A ve…" and x_length.weighted_length(text) == 280
+
+
+TITLES = {
+    "letters": "x" * 100_000,
+    "dots": "a." * 50_000,
+    "CJK": "字" * 100_000,
+    "emoji": "🎉" * 100_000,
+    "words and links": ("Meetup at https://example.com/e/1 and x.ai, see README.md 東京 🎉 " * 2_000)[:100_000],
+}
+
+
+@pytest.mark.parametrize("shape", TITLES)
+def test_x_title_of_100_000_characters(shape):
+    title = TITLES[shape]
+    x_length.weighted_length("twitter-text-parser is loaded on first use: before the clock starts")
+    start = time.process_time()
+    text, content = drafts.draft(channel(), "announce", meetup(title=title))
+    assert time.process_time() - start < 0.5
+    assert parse_tweet(text).valid and parse_tweet(text).weightedLength <= 280  # by the library's own count
+    first = text.split("\n")[0]
+    assert first.endswith("…") and x_length.unit_count(first[:-1]) >= 20
+    assert title.startswith(first[:-1].rstrip()) and text.endswith("\nhttps://p.example.com/e/1")
+    assert content == {"text": text}
+
+
+def test_characters_x_refuses_dropped_for_x_only():
+    title = "Py\ufeffthon\ufffe Meetup\uffff"
+    x_text, _ = drafts.draft(channel(), "announce", meetup(title=title))
+    assert x_text.startswith("Python Meetup\n") and x_length.is_valid(x_text)
+    slack_text, _ = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce", meetup(title=title))
+    facebook_text, _ = drafts.draft(channel("facebook", page_id="1", page_token_env="P"), "announce", meetup(title=title))
+    assert slack_text.startswith(f"*{title}*") and facebook_text.startswith(title)
+
+
+def test_edit_for_x_is_measured_as_x_counts():
+    assert drafts.edited("x", {}, "New words https://platform.example.com/e/m1") == {
+        "text": "New words https://platform.example.com/e/m1"}
+    with pytest.raises(drafts.DraftError, match="282 of 280"):
+        drafts.edited("x", {}, "字" * 141)
+    with pytest.raises(drafts.DraftError, match="invalid characters"):
+        drafts.edited("x", {}, "Hello\ufeff")
+    with pytest.raises(drafts.DraftError, match=r"cannot tell how long X counts 'https://example.com/aaa.*612 characters"):
+        drafts.edited("x", {}, "see https://example.com/" + "a" * 592 + " now")
+
+
+def test_edit_for_x_over_10_000_characters_is_refused_before_measuring(monkeypatch):
+    monkeypatch.setattr(x_length, "measure", lambda text: pytest.fail("measured"))
+    for text in ("a." * 50_000, "x" * 10_001):
+        start = time.process_time()
+        with pytest.raises(drafts.DraftError, match=r"too long for X: [\d,]+ characters; Pulse takes at most 10,000"):
+            drafts.edited("x", {}, text)
+        assert time.process_time() - start < 0.01
 
 
 def test_slack_escapes_user_text_and_has_fallback():

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, abort, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from pulse.core import registry
 from pulse.core.config import Config
@@ -40,6 +41,15 @@ PERMISSIONS_POLICY = ("accelerometer=(), autoplay=(), camera=(), display-capture
 # then refuses plain HTTP to this host for a year, so the cookie cannot be stripped to HTTP.
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 SHELL_ASSETS = ("pulse.css",)
+
+
+class _StoreInteger(IntegerConverter):
+    """`<int:...>` in every route: at most SQLite's largest integer. A longer run of digits is
+    a page that does not exist (404), not an OverflowError in a store (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def registered_extensions() -> list[WebExtension]:
@@ -110,6 +120,7 @@ def create_app(
     # whoever sets Host (or X-Forwarded-Host through a proxy) would choose where it points. No
     # route here needs it: such paths are simply not found.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = _StoreInteger
     now = clock or (lambda: datetime.now(UTC))
     app.config["PULSE_CLOCK"] = now
     public = {"web.asset"}

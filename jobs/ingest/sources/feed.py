@@ -62,7 +62,9 @@ class FeedSettings(SourceSettings):
         except EgressRefused as refused:
             if "@" in value or "?" in value or "#" in value:
                 raise ValueError(_NO_SECRETS) from None
-            raise ValueError(f"expected an http:// or https:// URL ({str(refused).removeprefix('refused ')})") from None
+            # Its words, not the URL: a mistyped `https://reader:TOKEN/` would show the token as a port.
+            reason = str(refused).rsplit(": ", 1)[-1]
+            raise ValueError(f"expected an http:// or https:// URL with a host ({reason})") from None
         if parts.query or parts.fragment or "?" in value or "#" in value:
             raise ValueError(_NO_SECRETS)
         return value

@@ -142,8 +142,8 @@ class Auth:
         return redirect("/sign-in?" + urlencode({"next": target}))
 
     def log_action(self, response):
-        """after_request: every state-changing request that got past the gate (approvals,
-        rejections, edits, Slack clicks), with who made it and how it ended."""
+        """after_request: every state-changing request outside sign-in itself (approvals,
+        rejections, edits, Slack clicks; refused ones too), with who made it and how it ended."""
         if request.method in UNSAFE_METHODS and request.endpoint and request.blueprint != "auth":
             user = g.get("user")
             post_id = (request.view_args or {}).get("post_id")
@@ -174,7 +174,7 @@ def auth() -> Auth:
     return current_app.extensions[EXTENSION]
 
 
-def _minutes(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     if seconds < 60:
         whole = max(1, round(seconds))
         return f"{whole} second{'s' if whole != 1 else ''}"
@@ -204,7 +204,7 @@ def sign_in():
     if not attempt.allowed:
         security_log.event("sign_in_throttled", email=email, address=address, held_by=attempt.held_by,
                            wait_seconds=attempt.wait)
-        message = (f"Too many failed sign-ins. Try again in {_minutes(attempt.wait)}, "
+        message = (f"Too many failed sign-ins. Try again in {_duration(attempt.wait)}, "
                    "or ask an admin for a sign-in link.")
         return render_template("sign_in.html", next=target, email=email, error=message), 429
     user = rules.people.verify_password(email, password)

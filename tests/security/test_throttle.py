@@ -38,7 +38,7 @@ def test_behind_the_proxy_one_visitors_failures_lock_out_only_that_visitor(serve
     codes = [attacker.post("/sign-in", {"email": f"spray{n}@sydney.example", "password": "x"}).status_code
              for n in range(35)]
     assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}  # the address gets 30 tries, then waits
-    for n in range(6):
+    for _ in range(6):
         attacker.post("/sign-in", {"email": "proxied@sydney.example", "password": "x"})
     # Someone else behind the same proxy is a visitor of their own: not held back at all.
     assert Visitor(server.url, "192.0.2.41").sign_in("proxied@sydney.example").status_code == 302

@@ -31,7 +31,6 @@ def test_post_ids_of_another_city_are_404_and_nothing_changes(server, target):
     lead.get("/posts")
     for action, data in (("approve", {}), ("reject", {"reason": "mine now"}), ("edit", {"text": "pwned"})):
         assert lead.post(f"/posts/{perth_post.id}/{action}", data).status_code == 404, action
-    assert str(perth_post.id) not in lead.get("/posts?status=all").text.split("Perth draft")[0][-200:] or True
     assert "Perth draft" not in lead.get("/posts?status=all").text
     with PostStore(target.config) as store:
         now = store.get(perth_post.id)
@@ -49,6 +48,8 @@ def _unsafe_routes(target) -> list[str]:
 
 
 def test_every_form_needs_its_csrf_token(server, target):
+    with PostStore(target.config) as store:
+        before = store.get(target.posts["sydney"][0].id)
     urls = _unsafe_routes(target)
     assert {"/sign-in", "/sign-out", "/account/password", "/account/sign-out-everywhere",
             "/posts/1/approve".replace("1", str(target.posts["sydney"][0].id))} <= set(urls)
@@ -66,7 +67,8 @@ def test_every_form_needs_its_csrf_token(server, target):
         assert signed_in.post(url, headers={"Origin": "http://evil.example"}).status_code == 403, url
     assert signed_in.signed_in()  # the refused sign-outs did nothing
     with PostStore(target.config) as store:
-        assert store.get(target.posts["sydney"][0].id).state == target.posts["sydney"][0].state
+        after = store.get(target.posts["sydney"][0].id)
+    assert (after.state, after.text) == (before.state, before.text)
 
 
 def test_a_sign_in_link_works_once(server, target):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Mapping
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from analytics.periods import parse_date
@@ -24,6 +24,11 @@ DEFAULT_PERIOD = "week"
 # A custom range longer than this would ask for thousands of daily rows per page for no
 # one's benefit; it is refused rather than served slowly.
 MAX_DAYS = 3 * 366
+# The dates a custom range may take (the previous range it is compared with included). Far
+# enough apart for any real platform; well inside what Python's dates and the timezone
+# arithmetic of the figures can hold (9999-12-01 or 0001-01-05 used to end in a 500).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 class RangeError(ValueError):
@@ -96,8 +101,11 @@ def parse_choice(args: Mapping[str, str]) -> Choice:
         raise RangeError(f"custom range: from {start} is after to {end}")
     if (end - start).days + 1 > MAX_DAYS:
         raise RangeError(f"custom range: at most {MAX_DAYS} days, got {(end - start).days + 1}")
-    if start - timedelta(days=(end - start).days + 1) < date.min + timedelta(days=1):
-        raise RangeError("custom range: too far in the past")
+    if end > LAST_DAY:
+        raise RangeError(f"custom range: to {end} is too far in the future (at most {LAST_DAY})")
+    if start < FIRST_DAY + timedelta(days=(end - start).days + 1):  # the previous range starts before FIRST_DAY
+        raise RangeError(f"custom range: too far in the past (this range and the one before it, which it is "
+                         f"compared with, start on {FIRST_DAY} or later)")
     return Choice("custom", start, end, period)
 
 

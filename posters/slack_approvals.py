@@ -1,25 +1,27 @@
 """Approving in Slack: drafts go to the city's organisers' channel with Approve and Reject
 buttons; `pulse serve` receives the clicks (Slack's interaction requests) and hands them here.
 
-A click counts only when the request is Slack's (HMAC-SHA256 of `v0:{timestamp}:{body}` with
-the app's signing secret, compared in constant time), fresh (timestamp within 5 minutes, so an
-old captured request cannot be replayed), not seen before (the same signed request twice is a
-replay too), and from a Slack user mapped (`pulse users`) to an organiser of the post's city.
+A click counts only when the request is Slack's (slack-sdk's `SignatureVerifier`: HMAC-SHA256
+of `v0:{timestamp}:{body}` with the app's signing secret, compared in constant time), fresh
+(timestamp within 5 minutes, so an old captured request cannot be replayed), not seen before
+(the same signed request twice is a replay too), and from a Slack user mapped (`pulse users`)
+to an organiser of the post's city. Malformed signature headers or a body that is not UTF-8
+are refused with 400 before anything is written.
 The button carries the post id and a fingerprint of the wording it showed: a click on a
 preview of wording that changed since is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from pulse.core.config import Config, ConfigError, secret
 from pulse.people import People
+from pulse.web import security_log
 
 from posters import approvals
 from posters.channels import SendError, kind_of
@@ -27,6 +29,8 @@ from posters.channels.slack import SlackKind, escape as escape_slack
 from posters.store import PostError, PostStore
 
 MAX_AGE_SECONDS = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 APPROVE, REJECT = "pulse_approve", "pulse_reject"
 
 
@@ -92,13 +96,27 @@ def send_approval_requests(config: Config, store: PostStore, channel_for) -> tup
 
 
 def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
-    return "v0=" + digest.hexdigest()
+    from slack_sdk.signature import SignatureVerifier
+
+    return SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+
+
+class _At:
+    """slack-sdk's Clock, at the instant this request is judged."""
+
+    def __init__(self, now: float):
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
 
 
 def handle_interaction(config: Config, store: PostStore, people: People, headers, body: bytes,
                        now: float | None = None) -> Answer:
-    """One interaction request from Slack → the answer to give (401 unsigned/stale/replayed, 403 not allowed)."""
+    """One interaction request from Slack → the answer to give (400 malformed, 401
+    unsigned/stale/replayed, 403 not allowed)."""
+    from slack_sdk.signature import SignatureVerifier
+
     now = time.time() if now is None else now
     if not config.publisher.slack_signing_secret_env:
         return Answer(503, "Slack approvals are not set up: set publisher.slack_signing_secret_env")
@@ -106,14 +124,27 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
     lower = {k.lower(): v for k, v in dict(headers).items()}
     timestamp = lower.get("x-slack-request-timestamp", "")
     given = lower.get("x-slack-signature", "")
-    if not timestamp.isdigit():
-        return Answer(401, "missing request timestamp")
+
+    def refuse(status: int, text: str, reason: str) -> Answer:
+        security_log.event("slack_signature_refused", reason=reason, status=status)
+        return Answer(status, text)
+
+    if not timestamp or not given:
+        return refuse(401, "missing request timestamp or signature", "missing")
+    # Checked before slack-sdk sees them: it would raise on a timestamp that is not a number,
+    # a signature that is not ASCII, or a body that is not UTF-8 (a 500 for a forged request).
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(given):
+        return refuse(400, "malformed request timestamp or signature", "malformed")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return refuse(400, "the request body is not UTF-8", "malformed")
     if abs(now - int(timestamp)) > MAX_AGE_SECONDS:
-        return Answer(401, "request timestamp is more than 5 minutes away: refused as a possible replay")
-    if not hmac.compare_digest(signature(signing_secret, timestamp, body), given):
-        return Answer(401, "bad signature")
+        return refuse(401, "request timestamp is more than 5 minutes away: refused as a possible replay", "stale")
+    if not SignatureVerifier(signing_secret, clock=_At(now)).is_valid(body, timestamp, given):
+        return refuse(401, "bad signature", "bad signature")
     if store.seen_slack_request(given, now):
-        return Answer(401, "this request was already received: refused as a replay")
+        return refuse(401, "this request was already received: refused as a replay", "replay")
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         action = payload["actions"][0]

@@ -1,6 +1,10 @@
 """Slack: the `slack` channel kind (its settings, Block Kit drafting, mrkdwn escaping) and its
 client, slack-sdk's `WebClient`, pointed at `base_url` (Slack's own, or a test server).
 
+The client is slack-sdk's `WebClient` with its transport guarded: every request and every
+redirect passes the egress check before a connection is made, and a redirect to another host
+never carries the bot token (urllib, which slack-sdk uses, follows redirects with every header).
+
 The Block Kit message carries the post's marker as message metadata (invisible to readers), so
 after a crash or an unanswered request the publisher can look in the channel's history (or the
 thread, for a follow-up) and settle the post instead of asking a person. Follow-ups (updates,
@@ -12,10 +16,11 @@ from __future__ import annotations
 import re
 import socket
 import urllib.error
+import urllib.parse
 
 from pulse.core import registry
 from pulse.core.config import secret
-from pulse.core.egress import check_url
+from pulse.core.egress import EgressRefused, check_url
 from pulse.core.retry import retry_after_header
 
 from posters import drafts
@@ -102,14 +107,81 @@ def pulse_channel_kinds():
 
 
 def make_client(token_env: str, key: str, base_url: str, publisher):
-    from slack_sdk import WebClient
-
     base = base_url or SLACK_API
-    check_url(base, publisher.allow_hosts_for_tests)
+    allowed = tuple(publisher.allow_hosts_for_tests)
+    check_url(base, allowed)
     # retry_handlers=[]: slack-sdk would otherwise resend after a connection error on its own,
     # which could post twice; retries are the publisher's, after it knows the post is not out.
-    return WebClient(token=secret(token_env, key), base_url=base.rstrip("/") + "/",
-                     timeout=publisher.timeout_seconds, retry_handlers=[])
+    return _guarded_client_class()(token=secret(token_env, key), base_url=base.rstrip("/") + "/",
+                                   timeout=publisher.timeout_seconds, retry_handlers=[], allowed_hosts=allowed)
+
+
+def _origin(url: str) -> tuple:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def _refused(error: EgressRefused) -> urllib.error.URLError:
+    # As urllib's own connection failures are: the channel's caller reports it as one.
+    return urllib.error.URLError(error)
+
+
+_CLIENT_CLASS = None
+
+
+def _guarded_client_class():
+    """slack-sdk's WebClient whose urllib transport checks each request and redirect (made
+    once, on first use: slack-sdk is imported only when a Slack channel is)."""
+    global _CLIENT_CLASS
+    if _CLIENT_CLASS is not None:
+        return _CLIENT_CLASS
+    import urllib.request
+
+    from slack_sdk import WebClient
+
+    if not callable(getattr(WebClient, "_perform_urllib_http_request_internal", None)):
+        # Never fall back to an unguarded transport: fail loudly when slack-sdk moves it.
+        raise RuntimeError("this slack-sdk has no WebClient._perform_urllib_http_request_internal: the egress "
+                           "guard of posters/channels/slack.py must be brought up to date")
+
+    class GuardedRedirects(urllib.request.HTTPRedirectHandler):
+        def __init__(self, allowed_hosts: tuple[str, ...]):
+            super().__init__()
+            self.allowed_hosts = allowed_hosts
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            try:
+                check_url(newurl, self.allowed_hosts)
+            except EgressRefused as error:
+                fp.close()
+                raise _refused(error) from None
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and _origin(newurl) != _origin(req.full_url):
+                new.remove_header("Authorization")  # the bot token is for the host it was sent to
+            return new
+
+    class GuardedWebClient(WebClient):
+        def __init__(self, *, allowed_hosts: tuple[str, ...] = (), **kwargs):
+            super().__init__(**kwargs)
+            self.allowed_hosts = tuple(allowed_hosts)
+            self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.ssl),
+                                                       GuardedRedirects(self.allowed_hosts))
+
+        # slack-sdk's one place where a urllib request is opened (BaseClient, 3.x): the same
+        # work, through the guarded opener instead of urlopen's, which follows any redirect.
+        def _perform_urllib_http_request_internal(self, url, req):
+            try:
+                check_url(url, self.allowed_hosts)
+            except EgressRefused as error:
+                raise _refused(error) from None
+            resp = self._opener.open(req, timeout=self.timeout)
+            if resp.headers.get_content_type() == "application/gzip":
+                return {"status": resp.code, "headers": resp.headers, "body": resp.read()}
+            charset = resp.headers.get_content_charset() or "utf-8"
+            return {"status": resp.code, "headers": resp.headers, "body": resp.read().decode(charset)}
+
+    _CLIENT_CLASS = GuardedWebClient
+    return _CLIENT_CLASS
 
 
 class SlackChannel(Channel):

@@ -10,6 +10,7 @@ import click
 
 from pulse.cli.common import fail, load_config
 from pulse.core import registry
+from pulse.core.output import printable
 from pulse.people import MIN_PASSWORD_LENGTH, ROLES, People, PeopleError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -93,12 +94,14 @@ def users_list(ctx, fmt):
     if not users:
         click.echo("(no users; add one with `pulse users add EMAIL --role admin`)")
         return
+    # printable: a Slack user id is any text an admin typed; no escape sequence reaches the terminal.
     rows = [("email", "role", "cities", "password", "slack")] + [
-        (u.email, u.role, ",".join(u.cities) or "(all)", "yes" if u.has_password else "no", u.slack_user_id or "")
+        tuple(printable(cell) for cell in (u.email, u.role, ",".join(u.cities) or "(all)",
+                                           "yes" if u.has_password else "no", u.slack_user_id or ""))
         for u in users]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @users_group.command("remove")
@@ -130,12 +133,24 @@ def users_link(ctx, email, valid_hours, base_url):
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.pass_context
 def users_password(ctx, email, from_stdin):
-    """Set a person's password (their sessions end)."""
+    """Set a person's password (their sessions end, and so do sign-in links not used yet)."""
     people = _people(ctx)
     if people.get(email) is None:
         fail(f"no user {email!r}; `pulse users list` shows who there is", code=2)
     people.set_password(email, _read_password(from_stdin))
     click.echo(f"password set for {email.strip().lower()}")
+
+
+@users_group.command("sign-out")
+@click.argument("email")
+@click.pass_context
+def users_sign_out(ctx, email):
+    """End every session of a person (e.g. a lost laptop); they sign in again."""
+    try:
+        ended = _people(ctx).end_sessions(email)
+    except PeopleError as error:
+        fail(str(error), code=2)
+    click.echo(f"signed out {email.strip().lower()} everywhere ({ended} session{'' if ended == 1 else 's'} ended)")
 
 
 @users_group.command("slack")

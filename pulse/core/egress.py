@@ -15,7 +15,7 @@ instead, keeping its path and query (the base itself must pass the check).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from pulse.core.manifest import external_domains
@@ -27,21 +27,39 @@ class EgressRefused(Exception):
     """A connection to a host the manifest does not declare; refused before connecting."""
 
 
-def _split(url: str):
+def shown(url: str) -> str:
+    """`url` as a message may show it: no user info, no query or fragment (either may carry a
+    secret), control characters escaped."""
+    text = url if isinstance(url, str) else repr(url)
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        authority = authority.rsplit("@", 1)[-1]
+        text = f"{scheme}://{authority}{slash}{path}"
+    for mark in "?#":
+        if mark in text:
+            text = text.split(mark, 1)[0] + mark + "…"
+    return repr(text)  # repr: quoted, and every control or format character escaped
+
+
+def parse_url(url: str):
+    """(parts, host, port) of a URL that passes the strict reading of the module docstring
+    (port None for the scheme's default); EgressRefused otherwise, in words that never repeat
+    the URL's user info, query or fragment."""
     if not isinstance(url, str) or "\\" in url or any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in url):
-        raise EgressRefused(f"refused {url!r}: not a plain URL (spaces, control characters or backslashes)")
+        raise EgressRefused(f"refused {shown(url)}: not a plain URL (spaces, control characters or backslashes)")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise EgressRefused(f"refused {url!r}: not a valid URL") from None
+        raise EgressRefused(f"refused {shown(url)}: not a valid URL (its host or port)") from None
     if parts.scheme not in DEFAULT_PORTS:
-        raise EgressRefused(f"refused {url!r}: only http(s) URLs")
+        raise EgressRefused(f"refused {shown(url)}: only http(s) URLs")
     if "@" in parts.netloc:
-        raise EgressRefused(f"refused {url!r}: a URL with user info is not allowed")
+        raise EgressRefused(f"refused {shown(url)}: a URL with user info is not allowed")
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
-        raise EgressRefused(f"refused {url!r}: no host")
+        raise EgressRefused(f"refused {shown(url)}: no host")
     return parts, host, port
 
 
@@ -62,7 +80,7 @@ def host_allowed(host: str, port: int | None = None, scheme: str = "https", extr
 
 def check_url(url: str, extra_hosts: Iterable[str] = ()) -> None:
     """Raise EgressRefused unless `url` may be connected to (see the module docstring)."""
-    parts, host, port = _split(url)
+    parts, host, port = parse_url(url)
     if not host_allowed(host, port, parts.scheme, extra_hosts):
         raise EgressRefused(
             f"refused to connect to {host!r}: not in plugin.json's external_domains "

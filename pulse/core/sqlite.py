@@ -22,7 +22,9 @@ from pulse.core.storage import private_file
 
 def connect(path: Path, *, synchronous: str = "NORMAL", busy_timeout_seconds: float = 30.0,
             check_same_thread: bool = True) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on; the
+    file (and so its -wal and -shm) private to the owner from the start."""
+    private_file(path)
     con = sqlite3.connect(path, timeout=busy_timeout_seconds, isolation_level=None,
                           check_same_thread=check_same_thread)
     try:
@@ -34,7 +36,6 @@ def connect(path: Path, *, synchronous: str = "NORMAL", busy_timeout_seconds: fl
     except BaseException:
         con.close()
         raise
-    private_file(path)
     return con
 
 

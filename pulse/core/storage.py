@@ -52,7 +52,12 @@ def describe(error: OSError, path: Path, what: str = "data folder") -> str:
 
 
 def private_file(path: Path) -> None:
-    """Make a file readable and writable by its owner only (best effort: it may be shared
-    deliberately by the operator, who then owns that choice)."""
+    """Make a file readable and writable by its owner only, creating it (empty, 0600) when it is
+    missing, so that it is never readable by others even for a moment: SQLite gives its -wal and
+    -shm files the database file's mode, so a store is created this way before it is opened.
+    Best effort on an existing file: it may be shared deliberately by the operator, who then
+    owns that choice."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)

@@ -1,15 +1,20 @@
 """People: who may sign in to Pulse's web pages, with which role, and for which cities.
 
 They live in a small SQLite file beside the warehouse (`<data_dir>/people.sqlite`), not in
-DuckDB: the web app has to write (sign-ins, throttle counters) while `pulse ingest` and
-`pulse build` hold DuckDB's single writer lock, and SQLite in WAL mode lets many processes
+DuckDB: the web app has to write (sign-ins, sessions, throttle counters) while `pulse ingest`
+and `pulse build` hold DuckDB's single writer lock, and SQLite in WAL mode lets many processes
 read and one write for a few milliseconds at a time.
 
 Roles: an `admin` sees every city; a `lead` or an `organiser` sees only the cities listed for
-them. Passwords are stored as scrypt hashes (memory-hard, standard library) with a salt per
-user; sign-in links carry a random token of which only a SHA-256 is stored, valid once and
-until it expires. Failed sign-ins are counted per email and per client address, and too many
-in a window lock that key out for a while.
+them. Passwords are stored as argon2id hashes (argon2-cffi, its RFC 9106 profile, above OWASP's
+minimum); hashes written by older Pulse versions (scrypt) still verify and are replaced by an
+argon2id hash at the next sign-in. Sign-in links and session ids are random tokens of which
+only a SHA-256 is stored: a link is valid once and until it expires; a session until it has
+been idle for `SESSION_IDLE`, or is `SESSION_LIFETIME` old, or its person signs out, changes
+password or is removed.
+
+Failed sign-ins are throttled (`begin_sign_in`): per (email, address) pair with growing delays,
+and, more loosely, per email and per address, counted and checked in one transaction.
 
 Every public method opens its own short connection, so one `People` can be shared by the
 threads of a web server.
@@ -27,10 +32,10 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from pulse.core import sqlite
 from pulse.core.config import Config
@@ -39,24 +44,51 @@ from pulse.core.storage import ensure_folder
 FILE_NAME = "people.sqlite"
 ROLES = ("lead", "organiser", "admin")
 
-# scrypt cost: N=2^15, r=8 takes 32 MiB and ~0.1 s a hash on this class of machine, which
-# makes an offline guess expensive without making a sign-in slow. The parameters are stored
-# with each hash, so raising them later only affects new hashes (and rehashes on sign-in).
-SCRYPT_N = 2 ** 15
-SCRYPT_R = 8
-SCRYPT_P = 1
+# Hashes written before Pulse used argon2id: `scrypt$N$r$p$salt$hash`. They still verify, and
+# are replaced by an argon2id hash at the next successful sign-in.
 _SCRYPT_MAXMEM = 2 ** 27
 
 SIGN_IN_LINK_VALID = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10
 """What the CLI and the web app ask of a new password (the API itself takes any non-empty one)."""
 
-# Failed sign-ins: at most this many per key within the window, then the key waits out the
-# lockout. An email gets few tries (guessing one person's password); an address more (an
-# office behind one NAT address has many people mistyping).
-THROTTLE_WINDOW_SECONDS = 15 * 60
-THROTTLE_LOCKOUT_SECONDS = 15 * 60
-THROTTLE_LIMITS = {"email": 5, "ip": 30}
+# Sessions (OWASP ASVS 3.3: re-authenticate after 12 hours, or 30 minutes of inactivity).
+SESSION_LIFETIME = timedelta(hours=12)
+SESSION_IDLE = timedelta(minutes=30)
+# How stale a session's last_seen may get before a request writes it again: the idle timeout
+# is then enforced to within this, without a write on every page view.
+SESSION_TOUCH_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Delays:
+    """A throttle key's rule: `free` failures, then a wait before each next attempt that starts
+    at `first` seconds and doubles per failure up to `cap`."""
+
+    free: int
+    first: float
+    cap: float
+
+    def after(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.first * 2 ** min(failures - self.free, 32), self.cap)
+
+
+# The (email, address) pair is what a guesser controls, so it is held back hardest. The email
+# alone only slows (a minute at most): someone guessing from many addresses cannot lock its
+# person out. The address alone allows many failures (an office behind one NAT address). Neither
+# ceiling applies where the person signed in from before (`KNOWN_SIGN_IN`), and a valid
+# sign-in link is never refused by any of them.
+THROTTLE = {
+    "pair": Delays(free=5, first=60.0, cap=15 * 60.0),
+    "email": Delays(free=20, first=1.0, cap=60.0),
+    "address": Delays(free=30, first=60.0, cap=15 * 60.0),
+}
+THROTTLE_MEMORY_SECONDS = 24 * 3600
+"""A key's failures are forgotten once it has been quiet (no failure) this long."""
+KNOWN_SIGN_IN = timedelta(days=30)
+_THROTTLE_EMAIL_CHARS = 320  # what a key keeps of a typed email (the form can send 64 KiB)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CITY = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -73,7 +105,6 @@ class User:
     """The cities a lead or organiser may see, in slug order (empty for an admin: they see all)."""
     has_password: bool
     slack_user_id: str | None
-    session_version: int
     created_at: str
 
     @property
@@ -88,27 +119,55 @@ class User:
         return [city for city in cities if self.can_see(city)]
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """`People.begin_sign_in`'s answer: whether the password may be checked now; if not, how
+    long to wait and which key holds it back (`pair`, `email` or `address`); if so, the keys this
+    attempt locks should it fail."""
+
+    allowed: bool
+    wait: float
+    held_by: str | None
+    locks: tuple[str, ...] = ()
+
+
 def normalise_email(email: str) -> str:
     text = (email or "").strip().lower()
-    if not _EMAIL.fullmatch(text):
-        raise PeopleError(f"{email!r} is not an email address")
+    # isprintable: no control or format characters (an escape sequence, a bidi override) in an
+    # address that terminals, logs and pages show.
+    if len(text) > 254 or not _EMAIL.fullmatch(text) or not text.isprintable():
+        raise PeopleError(f"{(email or '')[:80]!r} is not an email address")  # repr: escaped for terminals
     return text
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    """`scrypt$N$r$p$salt$hash` (salt and hash in unpadded base64)."""
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile: t=3, m=64 MiB, p=4
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash in the PHC format (`$argon2id$v=19$m=...,t=...,p=...$salt$hash`)."""
     if not password:
         raise PeopleError("an empty password is not allowed")
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=32)
-    return "$".join(["scrypt", str(n), str(r), str(p), _b64(salt), _b64(digest)])
+    return _hasher().hash(password)
 
 
 def check_password(password: str, stored: str) -> bool:
+    """Whether `password` is the one `stored` was made from (argon2id, or a legacy scrypt hash)."""
+    from argon2.exceptions import Argon2Error, InvalidHashError
+
+    if stored.startswith("scrypt$"):
+        return _check_scrypt(password, stored)
+    try:
+        return _hasher().verify(stored, password)
+    except (Argon2Error, InvalidHashError, ValueError, TypeError):
+        return False
+
+
+def _check_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
         expected = _unb64(digest)
         actual = hashlib.scrypt(password.encode("utf-8"), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
                                 maxmem=_SCRYPT_MAXMEM, dklen=len(expected))
@@ -117,12 +176,16 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def _needs_rehash(stored: str) -> bool:
-    return stored.split("$")[1:4] != [str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P)]
+def needs_rehash(stored: str) -> bool:
+    """A hash not made with today's scheme and parameters (replaced at the next sign-in)."""
+    from argon2.exceptions import InvalidHashError
 
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return _hasher().check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        return True
 
 
 def _unb64(text: str) -> bytes:
@@ -202,16 +265,16 @@ class People:
             return None
         with self._connect() as con:
             row = con.execute(
-                "SELECT email, role, password_hash IS NOT NULL, slack_user_id, session_version, created_at "
+                "SELECT email, role, password_hash IS NOT NULL, slack_user_id, created_at "
                 "FROM users WHERE email = ?", [email]).fetchone()
             if row is None:
                 return None
             cities = tuple(r[0] for r in con.execute(
                 "SELECT city FROM user_cities WHERE email = ? ORDER BY city", [email]))
-        return User(row[0], row[1], cities, bool(row[2]), row[3], row[4], row[5])
+        return User(row[0], row[1], cities, bool(row[2]), row[3], row[4])
 
     def remove(self, email: str) -> bool:
-        """Remove a person (their sign-in links go with them); False when there was none."""
+        """Remove a person (their sessions and sign-in links go with them); False when there was none."""
         try:
             email = normalise_email(email)
         except PeopleError:
@@ -252,22 +315,24 @@ class People:
             row = con.execute("SELECT email FROM users WHERE slack_user_id = ?", [slack_user_id]).fetchone()
         return self.get(row[0]) if row else None
 
-    # --- passwords and sessions ------------------------------------------------------------
+    # --- passwords ---------------------------------------------------------------------------
 
     def set_password(self, email: str, password: str) -> User:
-        """Set a new password; sessions signed in before stop working."""
+        """Set a new password. Every session of the person ends, and so does every sign-in link
+        not used yet (whoever holds one must not get round the new password with it)."""
         user = self._require(email)
         stored = hash_password(password)
         with self._transaction() as con:
-            con.execute("UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE email = ?",
-                        [stored, user.email])
+            con.execute("UPDATE users SET password_hash = ? WHERE email = ?", [stored, user.email])
+            con.execute("DELETE FROM sessions WHERE email = ?", [user.email])
+            con.execute("DELETE FROM sign_in_tokens WHERE email = ? AND used_at IS NULL", [user.email])
         return self.get(user.email)
 
     def verify_password(self, email: str, password: str) -> User | None:
-        """The person when the password is theirs, else None (as slow for unknown emails).
+        """The person when the password is theirs, else None (as slow for unknown emails). A hash
+        of an older scheme or cost is replaced by a new one while the password is at hand.
 
-        Does not look at the throttle: callers check `sign_in_wait` first and report the
-        outcome with `record_failure` / `record_success`.
+        Does not look at the throttle: the web app asks `begin_sign_in` first.
         """
         try:
             email = normalise_email(email)
@@ -279,22 +344,70 @@ class People:
         ok = check_password(password or "", stored or _dummy_hash())
         if not (ok and stored):
             return None
-        if _needs_rehash(stored):
+        if needs_rehash(stored):
             with self._transaction() as con:
-                con.execute("UPDATE users SET password_hash = ? WHERE email = ?", [hash_password(password), email])
+                # Only if unchanged meanwhile: a password set since must not be overwritten.
+                con.execute("UPDATE users SET password_hash = ? WHERE email = ? AND password_hash = ?",
+                            [hash_password(password), email, stored])
         return self.get(email)
 
-    def revoke_sessions(self, email: str) -> None:
+    # --- sessions --------------------------------------------------------------------------
+
+    def start_session(self, email: str) -> str:
+        """A new session for this person: the random id to put in the cookie (only its SHA-256
+        is stored). Sessions past their idle time or lifetime are dropped while here."""
+        user = self._require(email)
+        session_id = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._transaction() as con:
+            con.execute("DELETE FROM sessions WHERE last_seen <= ? OR created_at <= ?",
+                        [now - SESSION_IDLE.total_seconds(), now - SESSION_LIFETIME.total_seconds()])
+            con.execute("INSERT INTO sessions (id_hash, email, created_at, last_seen) VALUES (?, ?, ?, ?)",
+                        [_token_hash(session_id), user.email, now, now])
+        return session_id
+
+    def session_user(self, session_id: str | None) -> User | None:
+        """The person whose session this is, while it is valid (and marks it used now); None for
+        an unknown, ended, idle or too old session."""
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 128:
+            return None
+        now = self._clock()
+        id_hash = _token_hash(session_id)
+        with self._connect() as con:
+            row = con.execute("SELECT email, created_at, last_seen FROM sessions WHERE id_hash = ?",
+                              [id_hash]).fetchone()
+        if row is None:
+            return None
+        email, created_at, last_seen = row
+        if now - last_seen >= SESSION_IDLE.total_seconds() or now - created_at >= SESSION_LIFETIME.total_seconds():
+            self.end_session(session_id)
+            return None
+        if now - last_seen >= SESSION_TOUCH_SECONDS:
+            with self._transaction() as con:
+                con.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ? AND last_seen < ?",
+                            [now, id_hash, now])
+        return self.get(email)
+
+    def end_session(self, session_id: str | None) -> None:
+        """Sign one session out (every copy of its cookie stops working)."""
+        if isinstance(session_id, str) and session_id:
+            with self._transaction() as con:
+                con.execute("DELETE FROM sessions WHERE id_hash = ?", [_token_hash(session_id)])
+
+    def end_sessions(self, email: str) -> int:
+        """Sign a person out everywhere; returns how many sessions ended."""
         user = self._require(email)
         with self._transaction() as con:
-            con.execute("UPDATE users SET session_version = session_version + 1 WHERE email = ?", [user.email])
+            return con.execute("DELETE FROM sessions WHERE email = ?", [user.email]).rowcount
 
-    def session_user(self, email: str, session_version: int) -> User | None:
-        """The person a session cookie names, while that session is still valid."""
-        user = self.get(email) if email else None
-        if user is None or user.session_version != session_version:
-            return None
-        return user
+    def session_count(self, email: str) -> int:
+        """The person's sessions still valid now."""
+        now = self._clock()
+        with self._connect() as con:
+            return con.execute(
+                "SELECT count(*) FROM sessions WHERE email = ? AND last_seen > ? AND created_at > ?",
+                [(email or "").strip().lower(), now - SESSION_IDLE.total_seconds(),
+                 now - SESSION_LIFETIME.total_seconds()]).fetchone()[0]
 
     # --- one-time sign-in links ------------------------------------------------------------
 
@@ -334,35 +447,70 @@ class People:
 
     # --- failed sign-in throttle -------------------------------------------------------------
 
-    def sign_in_wait(self, *keys: str) -> float:
-        """Seconds until sign-in attempts for these keys (`email:...`, `ip:...`) are allowed again; 0 when they are."""
-        now = self._clock()
-        with self._connect() as con:
-            waits = [row[0] - now for row in con.execute(
-                f"SELECT locked_until FROM sign_in_failures WHERE key IN ({','.join('?' * len(keys))})", keys)]
-        return max([0.0] + waits)
-
-    def record_failure(self, *keys: str) -> None:
-        """Count one failed attempt against each key; a key over its limit in the window is locked out."""
+    def begin_sign_in(self, email: str, address: str) -> Attempt:
+        """May a password for `email` from `address` be checked now? If so, the attempt is
+        counted as a failure at once, in the same transaction as the check (so parallel guesses
+        cannot all pass the check before any is counted); `sign_in_succeeded` takes it back.
+        Any text is accepted as `email` (an unknown one is throttled the same way)."""
+        email = (email or "").strip().lower()[:_THROTTLE_EMAIL_CHARS]
+        keys = _throttle_keys(email, address)
         now = self._clock()
         with self._transaction() as con:
-            for key in keys:
-                limit = THROTTLE_LIMITS.get(key.partition(":")[0], THROTTLE_LIMITS["email"])
-                row = con.execute("SELECT failures, first_at FROM sign_in_failures WHERE key = ?", [key]).fetchone()
-                if row is None or now - row[1] > THROTTLE_WINDOW_SECONDS:
-                    failures, first_at = 1, now
-                else:
-                    failures, first_at = row[0] + 1, row[1]
-                locked_until = now + THROTTLE_LOCKOUT_SECONDS if failures >= limit else 0
+            con.execute("DELETE FROM sign_in_throttle WHERE last_at < ? AND next_at < ?",
+                        [now - THROTTLE_MEMORY_SECONDS, now])
+            known = con.execute("SELECT 1 FROM known_sign_ins WHERE email = ? AND address = ? AND last_success > ?",
+                                [email, address, now - KNOWN_SIGN_IN.total_seconds()]).fetchone() is not None
+            rows = {kind: con.execute("SELECT failures, next_at FROM sign_in_throttle WHERE key = ?", [key]).fetchone()
+                    for kind, key in keys.items()}
+            held = {kind: row[1] - now for kind, row in rows.items()
+                    if row is not None and row[1] > now and (kind == "pair" or not known)}
+            if held:
+                kind = max(held, key=held.get)
+                return Attempt(False, held[kind], kind)
+            locking = []
+            for kind, key in keys.items():
+                failures = (rows[kind][0] if rows[kind] else 0) + 1
+                delay = THROTTLE[kind].after(failures)
+                if delay:
+                    locking.append(kind)
                 con.execute(
-                    "INSERT INTO sign_in_failures (key, failures, first_at, locked_until) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at, "
-                    "locked_until = excluded.locked_until",
-                    [key, failures, first_at, locked_until])
+                    "INSERT INTO sign_in_throttle (key, failures, last_at, next_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at, "
+                    "next_at = excluded.next_at", [key, failures, now, now + delay if delay else 0])
+        return Attempt(True, 0.0, None, tuple(locking))
 
-    def record_success(self, *keys: str) -> None:
+    def sign_in_succeeded(self, email: str, address: str) -> None:
+        """The attempt `begin_sign_in` counted was the right password: take it back, clear the
+        pair's failures, and remember the pair as one the person signs in from."""
+        email = normalise_email(email)
+        keys = _throttle_keys(email, address)
+        now = self._clock()
         with self._transaction() as con:
-            con.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+            con.execute("DELETE FROM sign_in_throttle WHERE key = ?", [keys["pair"]])
+            for kind in ("email", "address"):
+                con.execute("UPDATE sign_in_throttle SET failures = max(failures - 1, 0), "
+                            "next_at = CASE WHEN failures - 1 < ? THEN 0 ELSE next_at END WHERE key = ?",
+                            [THROTTLE[kind].free, keys[kind]])
+            con.execute("INSERT INTO known_sign_ins (email, address, last_success) VALUES (?, ?, ?) "
+                        "ON CONFLICT (email, address) DO UPDATE SET last_success = excluded.last_success",
+                        [email, address, now])
+
+    def address_refused(self, address: str) -> float:
+        """Count a refused sign-in link from `address` (unknown, used or expired); returns the
+        seconds that address must still wait (then nothing was counted), or 0."""
+        key = _throttle_keys("", address)["address"]
+        now = self._clock()
+        with self._transaction() as con:
+            row = con.execute("SELECT failures, next_at, last_at FROM sign_in_throttle WHERE key = ?", [key]).fetchone()
+            if row is not None and row[1] > now:
+                return row[1] - now
+            failures = (row[0] if row is not None and now - row[2] < THROTTLE_MEMORY_SECONDS else 0) + 1
+            delay = THROTTLE["address"].after(failures)
+            con.execute(
+                "INSERT INTO sign_in_throttle (key, failures, last_at, next_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at, "
+                "next_at = excluded.next_at", [key, failures, now, now + delay if delay else 0])
+        return 0.0
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -371,6 +519,10 @@ class People:
         if user is None:
             raise PeopleError(f"no user {email!r}; `pulse users list` shows who there is")
         return user
+
+
+def _throttle_keys(email: str, address: str) -> dict[str, str]:
+    return {"pair": f"pair:{email} {address}", "email": f"email:{email}", "address": f"address:{address}"}
 
 
 def _check_role_cities(role: str, cities: Iterable[str]) -> tuple[str, ...]:
@@ -388,4 +540,4 @@ def _check_role_cities(role: str, cities: Iterable[str]) -> tuple[str, ...]:
 
 
 def _now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

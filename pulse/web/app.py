@@ -13,12 +13,13 @@ import hashlib
 import os
 import secrets
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from importlib import resources
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from flask import Flask, Response, abort, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from pulse.core import registry
 from pulse.core.config import Config
@@ -33,7 +34,22 @@ EXTENSIONS_KEY = "pulse.web.extensions"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# No page here uses any of these browser features; a script that got in could not either.
+PERMISSIONS_POLICY = ("accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+                      "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), fullscreen=(self)")
+# Only when the cookie is Secure (`--secure-cookies`: served over HTTPS): a browser that saw it
+# then refuses plain HTTP to this host for a year, so the cookie cannot be stripped to HTTP.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 SHELL_ASSETS = ("pulse.css",)
+
+
+class _StoreInteger(IntegerConverter):
+    """`<int:...>` in every route: at most SQLite's largest integer. A longer run of digits is
+    a page that does not exist (404), not an OverflowError in a store (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def registered_extensions() -> list[WebExtension]:
@@ -100,7 +116,12 @@ def create_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.jinja_env.autoescape = True
-    now = clock or (lambda: datetime.now(timezone.utc))
+    # Werkzeug answers `//a//b` with a redirect to an absolute URL built from the Host header, so
+    # whoever sets Host (or X-Forwarded-Host through a proxy) would choose where it points. No
+    # route here needs it: such paths are simply not found.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = _StoreInteger
+    now = clock or (lambda: datetime.now(UTC))
     app.config["PULSE_CLOCK"] = now
     public = {"web.asset"}
     exempt: set[str] = set()
@@ -113,8 +134,9 @@ def create_app(
         nav.extend(extension.nav_links)
         assets.update(extension.assets)
     app.extensions[EXTENSIONS_KEY] = mounted
-    auth_module.install(app, people or People(config), public=public, csrf_exempt=exempt,
-                        clock=lambda: now().timestamp())
+    # Sessions and links expire by the app's clock, so tests can move it.
+    auth_module.install(app, people or People(config, clock=lambda: now().timestamp()), public=public,
+                        csrf_exempt=exempt)
     for extension in mounted:
         if extension.install:
             extension.install(app, config, options)
@@ -175,6 +197,9 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")  # sign-in link tokens stay out of Referer
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if request.endpoint != "web.asset":
         # A person's figures and posts: no shared cache may keep them.
         headers["Cache-Control"] = "no-store"

@@ -4,7 +4,11 @@ waitress: a pure-Python, production-grade WSGI server with a thread pool; pages 
 time in DuckDB (which releases the GIL) and in rendering, so a few threads serve concurrent
 readers well. Each extension's background work (the dashboards keep their snapshot fresh and
 compute figures ahead in worker processes) runs while the server does and is stopped on the
-way out.
+way out. The security log (`pulse.web.security_log`) goes to stderr as JSON lines.
+
+Behind a reverse proxy, `trusted_proxy` is its address: waitress then takes the visitor's
+address from the proxy's X-Forwarded-For (so each visitor has their own sign-in throttle,
+instead of all sharing the proxy's), and drops those headers from anyone else.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 
-from pulse.web import app as app_module
+from pulse.web import app as app_module, security_log
 
 
 def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8080, threads: int = 8,
@@ -26,6 +30,7 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8080, threads: int
     import waitress
 
     say = say or (lambda message: print(message, file=sys.stderr, flush=True))
+    security_log.install_handler()
     app_module.start(app)
     # SIGTERM (a service manager stopping the server) ends it like Ctrl-C: the extensions'
     # workers are stopped on the way out.

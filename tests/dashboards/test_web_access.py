@@ -272,10 +272,20 @@ def test_bad_range_is_a_400_that_says_why(app):
     for query, words in [("range=7d", "range: expected"), ("period=day", "period: expected"),
                          ("range=custom&from=2026-03-05&to=2026-03-01", "is after"),
                          ("range=custom&from=2026-02-30&to=2026-03-01", "not a real date"),
-                         ("range=custom&from=2000-01-01&to=2026-03-01", "at most")]:
-        response = lead.get(f"/city/sydney?{query}")
-        assert response.status_code == 400, query
-        assert words in response.get_data(as_text=True), query
+                         ("range=custom&from=2000-01-01&to=2026-03-01", "at most"),
+                         # Dates Python (or a timezone shift) cannot go past: these were 500s.
+                         ("range=custom&from=9999-11-01&to=9999-12-01", "too far in the future"),
+                         ("range=custom&from=3000-01-01&to=3000-01-02", "too far in the future"),
+                         ("range=custom&from=0001-01-05&to=0001-01-10", "too far in the past"),
+                         ("range=custom&from=1900-01-01&to=1900-01-02", "too far in the past")]:
+        for path in ("/city/sydney", "/city/sydney/meetups.csv", "/overview.csv"):
+            response = lead.get(f"{path}?{query}")
+            assert response.status_code == 400, (path, query)
+            assert words in response.get_data(as_text=True), (path, query)
+    # The edges themselves are fine.
+    for query in ("range=custom&from=2999-12-01&to=2999-12-31&period=month",
+                  "range=custom&from=1900-01-03&to=1900-01-04"):
+        assert lead.get(f"/city/sydney?{query}").status_code == 200, query
 
 
 def test_assets_are_served_locally_and_cacheable(app):

@@ -26,6 +26,9 @@ from pulse.core.config import secret
 from jobs.ingest.sources.base import Batch, SourceError, SourceKind, SourceSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
+# libpq keywords that hold a secret (the key file's passphrase too); a URI's user:password@
+# and ?password= come out of conninfo_to_dict as `password`.
+_SECRET_KEYS = ("password", "sslpassword")
 
 
 class OutboxSettings(SourceSettings):
@@ -46,9 +49,11 @@ class OutboxSettings(SourceSettings):
 
         try:
             parts = conninfo_to_dict(value)
-        except Exception as error:  # psycopg.ProgrammingError: the libpq parser's own words
-            raise ValueError(f"not a libpq connection string ({' '.join(str(error).split())})") from None
-        if parts.get("password"):
+        except Exception:  # psycopg.ProgrammingError
+            # Not libpq's words: they quote the part it could not read, which may be a password.
+            raise ValueError("not a libpq connection string (expected key=value pairs such as "
+                             "`host=db dbname=platform user=pulse_reader`, or a postgresql:// URI)") from None
+        if any(parts.get(key) for key in _SECRET_KEYS):
             raise ValueError("the connection string must not carry the password; put it in the environment "
                              "variable named by password_env")
         return value

@@ -20,7 +20,7 @@ from analytics import refresh
 from dashboards import snapshot
 from jobs.ingest.run import ingest
 from pulse import config as config_module
-from pulse.demo_data import REGION, generate_files
+from pulse.demo import REGION, generate_files
 from pulse.people import People
 
 ROOT = Path(__file__).resolve().parents[2]

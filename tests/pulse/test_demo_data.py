@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
-from pulse import demo_data
+from pulse import demo as demo_data
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 ZONES = available_timezones()

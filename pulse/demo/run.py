@@ -16,7 +16,7 @@ from analytics import refresh
 from analytics.summary import summarize, summary_lines
 from dashboards.demo import demo_sign_in, render_demo
 from jobs.ingest.run import ingest
-from pulse import demo_data
+from pulse.demo import stream as demo_data
 from pulse.config import Config, SourceConfig
 from posters.demo import demo_posts
 

@@ -1,0 +1,49 @@
+"""`pulse demo` and the generated event stream it runs on.
+
+The generator (pure standard library) makes a demo region's event stream as the platform would
+publish it; `run_demo` runs the whole pipeline on it in a warehouse of its own. The modules:
+
+* stream.py: the stream, NDJSON writing and the exporter's files
+* run.py: the `pulse demo` pipeline
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulse.demo.stream import (
+    DIRTY_KINDS,
+    REGION,
+    events_for_scale,
+    generate_events,
+    generate_files,
+    write_events,
+)
+
+__all__ = [
+    "DEMO_SOURCE",
+    "DIRTY_KINDS",
+    "REGION",
+    "demo_config",
+    "events_for_scale",
+    "generate_events",
+    "generate_files",
+    "run_demo",
+    "write_events",
+]
+
+_PIPELINE = {"DEMO_SOURCE", "demo_config", "run_demo"}
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline is imported on first use: it loads DuckDB, pandas, plotly and Flask (about
+    # half a second), which the tests and benchmarks that only generate a stream do not need.
+    if name in _PIPELINE:
+        from pulse.demo import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _PIPELINE)

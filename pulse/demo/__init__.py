@@ -3,6 +3,9 @@
 The generator (pure standard library) makes a demo region's event stream as the platform would
 publish it; `run_demo` runs the whole pipeline on it in a warehouse of its own. The modules:
 
+* region.py: the default region and the checks on a list of cities
+* clock.py: epoch milliseconds, each city's UTC offsets, RFC 3339 strings
+* words.py: meetup series, topics, venues, blog titles and the like
 * stream.py: the stream, NDJSON writing and the exporter's files
 * run.py: the `pulse demo` pipeline
 """

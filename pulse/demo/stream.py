@@ -33,7 +33,10 @@ from collections import defaultdict
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
-from zoneinfo import ZoneInfo
+
+from pulse.demo import words
+from pulse.demo.clock import DAY_MS, HOUR_MS, MIN_MS, Clock, date_str, fmt_utc, to_ms
+from pulse.demo.region import REGION, normalise_cities
 
 __all__ = [
     "REGION",
@@ -44,26 +47,7 @@ __all__ = [
     "events_for_scale",
 ]
 
-DAY_MS = 86_400_000
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _PLAIN = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but " and \\
-HOUR_MS = 3_600_000
-MIN_MS = 60_000
-
-# The default demo region. ``weight`` scales a city's member growth; ``rename`` is the name a
-# later ``city:upserted`` gives the chapter (exactly one city of a region should carry it).
-REGION: tuple[dict[str, Any], ...] = (
-    {"slug": "sydney", "name": "Sydney", "timezone": "Australia/Sydney", "region": "apac",
-     "weight": 1.3},
-    {"slug": "melbourne", "name": "Melbourne", "timezone": "Australia/Melbourne", "region": "apac",
-     "weight": 1.1, "rename": "Naarm / Melbourne"},
-    {"slug": "perth", "name": "Perth", "timezone": "Australia/Perth", "region": "apac",
-     "weight": 0.6},
-    {"slug": "auckland", "name": "Auckland", "timezone": "Pacific/Auckland", "region": "apac",
-     "weight": 0.8},
-    {"slug": "singapore", "name": "Singapore", "timezone": "Asia/Singapore", "region": "apac",
-     "weight": 0.9},
-)
 
 # The dirty lines generate_files(dirty=True) writes: kind -> the reject reason the contract
 # gives it (``None``: a blank line, skipped rather than rejected).
@@ -94,154 +78,11 @@ DIRTY_KINDS: dict[str, str | None] = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Fast RFC 3339 formatting: tables instead of datetime work per event.
+# Helpers
 
-_HMS = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
-_MS3 = [f"{i:03d}" for i in range(1000)]
-_DATES: dict[int, str] = {}
-_UNIX_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _date_str(day: int) -> str:
-    s = _DATES.get(day)
-    if s is None:
-        s = _DATES[day] = date.fromordinal(day + _UNIX_ORDINAL).isoformat()
-    return s
-
-
-def _offset_str(seconds: int) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    h, m = divmod(abs(seconds) // 60, 60)
-    return f"{sign}{h:02d}:{m:02d}"
-
-
-def _fmt_utc(t: int) -> str:
-    d, rem = divmod(t, DAY_MS)
-    s, ms = divmod(rem, 1000)
-    if ms:
-        return f"{_date_str(d)}T{_HMS[s]}.{_MS3[ms]}Z"
-    return f"{_date_str(d)}T{_HMS[s]}Z"
-
-
-class _Clock:
-    """A city's UTC offsets over a range, found once with zoneinfo, then looked up by bisection."""
-
-    def __init__(self, tzname: str, lo_ms: int, hi_ms: int):
-        self.tz = tz = ZoneInfo(tzname)
-
-        def off(sec: int) -> int:
-            return int(datetime.fromtimestamp(sec, tz).utcoffset().total_seconds())
-
-        lo, hi = lo_ms // 1000, hi_ms // 1000
-        starts = [-(1 << 62)]
-        offs = [off(lo)]
-        t = lo
-        while t < hi:
-            t2 = t + 86_400
-            o2 = off(t2)
-            if o2 != offs[-1]:
-                a, b = t, t2  # off(a) is the old offset, off(b) the new one
-                while b - a > 1:
-                    m = (a + b) // 2
-                    if off(m) == offs[-1]:
-                        a = m
-                    else:
-                        b = m
-                starts.append(b * 1000)
-                offs.append(o2)
-            t = t2
-        self.starts = starts
-        self.offs_ms = [o * 1000 for o in offs]
-        self.offstr = [_offset_str(o) for o in offs]
-        self.transitions = starts[1:]
-        if not self.transitions:
-            self.fmt = self._fmt_fixed  # type: ignore[method-assign]
-
-    def _fmt_fixed(self, t: int) -> str:
-        d, rem = divmod(t + self.offs_ms[0], DAY_MS)
-        s, ms = divmod(rem, 1000)
-        ds = _DATES.get(d) or _date_str(d)
-        if ms:
-            return f"{ds}T{_HMS[s]}.{_MS3[ms]}{self.offstr[0]}"
-        return f"{ds}T{_HMS[s]}{self.offstr[0]}"
-
-    def offset_ms(self, t: int) -> int:
-        return self.offs_ms[bisect_right(self.starts, t) - 1]
-
-    def fmt(self, t: int) -> str:
-        i = bisect_right(self.starts, t) - 1
-        d, rem = divmod(t + self.offs_ms[i], DAY_MS)
-        s, ms = divmod(rem, 1000)
-        ds = _DATES.get(d) or _date_str(d)
-        if ms:
-            return f"{ds}T{_HMS[s]}.{_MS3[ms]}{self.offstr[i]}"
-        return f"{ds}T{_HMS[s]}{self.offstr[i]}"
-
-    def local(self, y: int, mo: int, d: int, h: int, mi: int) -> int:
-        """Epoch ms of a local wall-clock time (evening times never fall in a DST gap)."""
-        return int(datetime(y, mo, d, h, mi, tzinfo=self.tz).timestamp()) * 1000
-
-    def local_date(self, t: int) -> date:
-        return date.fromordinal((t + self.offset_ms(t)) // DAY_MS + _UNIX_ORDINAL)
-
-
-# ---------------------------------------------------------------------------------------------
-# Text
-
-_SERIES = [
-    "{c} Python Night", "{c} Data & Analytics", "{c} JavaScript Meetup", "Rust {c}",
-    "{c} DevOps Drinks", "Women in Tech {c}", "{c} Go Meetup", "{c} AI Engineers",
-    "{c} Coffee & Code", "{c} Postgres Users Group",
-]
-_TOPICS = [
-    "async in practice", "type hints at scale", "DuckDB for analysts", "testing without mocks",
-    "lightning talks", "Postgres internals", "observability on a budget",
-    "WebAssembly beyond the browser", "data contracts in practice", "building CLIs people love",
-    "accessibility first", "LLMs in production: lessons learned", "zero-downtime migrations",
-    "packaging Python in 2026", "event sourcing without tears", "career panel: junior to staff",
-    "hack night", "year in review", "property-based testing", "feature flags done right",
-    "security for the rest of us", "the joy of SQL window functions", "on-call without burnout",
-    "design systems that last", "open source maintainers' Q&A",
-]
-_VENUES = {
-    "sydney": ["Atlassian HQ, Level 6", "Fishburners, Ultimo", "The Commons, Darlinghurst",
-               "UTS Building 11, Room 405"],
-    "melbourne": ["Inspire9, Richmond", "REA Group, Cremorne", "The Bakehouse Studios",
-                  "RMIT Building 80, Level 3"],
-    "perth": ["Spacecubed, Perth CBD", "Flux, Level 1", "Curtin Uni Building 314"],
-    "auckland": ["GridAKL, Wynyard Quarter", "Xero, Auckland Viaduct",
-                 "AUT Sir Paul Reeves Building"],
-    "singapore": ["Google Singapore, Pasir Panjang", "JTC LaunchPad @ one-north",
-                  "NUS School of Computing, COM1"],
-}
-_BLOG = [
-    "Recap: {m}", "Meet the organisers of the {c} chapter", "Call for speakers: {mon} in {c}",
-    "{n} things we learned about {t}", "Welcome to our newest members in {c}",
-    "Venue spotlight: {v}", "Slides and recordings: {m}", "Why we run {s} every month",
-]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
-_REASONS = ["Speaker unavailable", "Venue double-booked", "", "Public holiday clash",
-            "Severe weather warning"]
-_REFERRERS = ["https://www.google.com/", "https://t.co/x2Kq9", "https://www.linkedin.com/",
-              "https://news.ycombinator.com/", "", "https://community.example.org/newsletter",
-              "https://duckduckgo.com/"]
 # local-hour activity profile for joins (index = local hour)
 _ACTIVITY = [1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.2, 2.5, 2.5, 2.4,
              2.6, 2.5, 2.3, 2.2, 2.2, 2.4, 2.8, 3.0, 2.9, 2.5, 2.0, 1.5]
-_LONG_DESCRIPTION = (
-    "Doors open at 6pm, talks start 6:30pm. Pizza & drinks thanks to our sponsors. "
-    "We follow the community Code of Conduct. "
-) * 30
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
-def _to_ms(now: datetime) -> int:
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return int(now.timestamp() * 1000)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -260,26 +101,6 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def _sround(rng: random.Random, x: float) -> int:
     i = int(x)
     return i + (rng.random() < x - i)
-
-
-def _normalise_cities(cities: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for c in cities:
-        c = dict(c)
-        for key in ("slug", "name", "timezone"):
-            if not c.get(key):
-                raise ValueError(f"city {c!r} needs {key!r}")
-        if not isinstance(c["slug"], str) or not _SLUG.fullmatch(c["slug"]):
-            raise ValueError(f"city slug {c['slug']!r} is not [a-z0-9][a-z0-9-]*")
-        ZoneInfo(c["timezone"])  # an unknown name fails here, not in the middle of a stream
-        c.setdefault("region", "")
-        c.setdefault("weight", 1.0)
-        out.append(c)
-    if not out:
-        raise ValueError("at least one city is needed")
-    if not any(c.get("rename") for c in out):
-        out[0]["rename"] = f"{out[0]['name']} Chapter"
-    return out
 
 
 class _Pool:
@@ -332,9 +153,9 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
 
     expo = rng.expovariate
 
-    cities = _normalise_cities(cities)
+    cities = normalise_cities(cities)
     ncity = len(cities)
-    now_ms = _to_ms(now)
+    now_ms = to_ms(now)
     start_ms = now_ms - days * DAY_MS
     first_day = start_ms // DAY_MS
     last_day = now_ms // DAY_MS
@@ -342,7 +163,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
     source = f"platform/{region}"
     if not _PLAIN.fullmatch(source):
         raise ValueError(f"region {region!r} makes an odd source {source!r}")
-    clocks = [_Clock(c["timezone"], start_ms - 3 * DAY_MS, now_ms + 100 * DAY_MS) for c in cities]
+    clocks = [Clock(c["timezone"], start_ms - 3 * DAY_MS, now_ms + 100 * DAY_MS) for c in cities]
     slugs = [c["slug"] for c in cities]
     names = [c["name"] for c in cities]
 
@@ -377,8 +198,8 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
     series = []
     for c in cities:
         short = c.get("short") or c["name"]
-        series.append([s.format(c=short) for s in rng.sample(_SERIES, 4)])
-    venues = [_VENUES.get(c["slug"]) or [f"{c['name']} Library, Meeting Room 2",
+        series.append([s.format(c=short) for s in rng.sample(words.SERIES, 4)])
+    venues = [words.VENUES.get(c["slug"]) or [f"{c['name']} Library, Meeting Room 2",
                                          f"{c['name']} Tech Hub", f"{c['name']} Town Hall Annex"]
               for c in cities]
     recent_titles: list[list[str]] = [[] for _ in cities]
@@ -498,7 +319,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
         if r < 0.12 and kind == "normal":
             title = f"{rng.choice(series[ci])} #{counters['m']}"
         else:
-            title = f"{rng.choice(series[ci])}: {rng.choice(_TOPICS)}"
+            title = f"{rng.choice(series[ci])}: {rng.choice(words.TOPICS)}"
         recent_titles[ci].append(title)
         if len(recent_titles[ci]) > 8:
             del recent_titles[ci][0]
@@ -515,7 +336,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
         if r < 0.25:
             data["description"] = f"{title} at {venue}. Everyone welcome, no experience needed."
         elif r < 0.26:
-            data["description"] = _LONG_DESCRIPTION
+            data["description"] = words.LONG_DESCRIPTION
         if rnd() < 0.2:
             data["image_url"] = f"https://cdn.example.org/events/{mid}.jpg"
         put(tc, "event:created", ci, data)
@@ -546,7 +367,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                 cancelled = tc + int((ts - tc) * rng.uniform(0.3, 0.95))
                 data_c = {"event_id": mid}
                 if rnd() < 0.8:
-                    data_c["reason"] = rng.choice(_REASONS)
+                    data_c["reason"] = rng.choice(words.REASONS)
                 put(cancelled, "event:cancelled", ci, data_c)
 
         # RSVPs
@@ -635,9 +456,9 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
         else:
             ld = clocks[ci].local_date(tp)
             meetup = rng.choice(recent_titles[ci]) if recent_titles[ci] else names[ci]
-            title = rng.choice(_BLOG).format(
-                m=meetup, c=names[ci], mon=_MONTHS[ld.month % 12], n=randint(3, 12),
-                t=rng.choice(_TOPICS), v=rng.choice(venues[ci]), s=rng.choice(series[ci]))
+            title = rng.choice(words.BLOG).format(
+                m=meetup, c=names[ci], mon=words.MONTHS[ld.month % 12], n=randint(3, 12),
+                t=rng.choice(words.TOPICS), v=rng.choice(venues[ci]), s=rng.choice(series[ci]))
         data = {"post_id": pid, "title": title,
                 "url": f"https://community.example.org/{slugs[ci]}/blog/{pid}"}
         regs = regulars[ci]
@@ -671,7 +492,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                     vis.append(v)
             r = rnd()
             if r < 0.5:
-                data["referrer"] = _REFERRERS[int(r * 14)]
+                data["referrer"] = words.REFERRERS[int(r * 14)]
             if t <= now_ms:  # put(), inlined: views are the bulk of the stream
                 buckets[t // DAY_MS].append((t, next_seq(), "blog:post_viewed", ci, data))
                 if rnd() < 0.05:  # reloads the page a bit later
@@ -763,7 +584,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
                 if n % 13 == 0:  # some producers send whole seconds
                     t -= t % 1000
                 if (n * 2654435761) % 1000 < 40:
-                    tstr = _fmt_utc(t)
+                    tstr = fmt_utc(t)
                 else:
                     tstr = fmts[ci](t)
                 src = source
@@ -899,7 +720,7 @@ def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = Fa
 
 
 def _month_of(day: int) -> str:
-    return _date_str(day)[:7]
+    return date_str(day)[:7]
 
 
 class _MonthFiles:
@@ -1048,10 +869,10 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("events-*.ndjson*"):
         old.unlink()
-    cities = _normalise_cities(cities)
+    cities = normalise_cities(cities)
     rng = random.Random(seed * 1_000_003 + 424_242)
     rnd = rng.random
-    now_ms = _to_ms(now)
+    now_ms = to_ms(now)
     first_day = (now_ms - days * DAY_MS) // DAY_MS
     last_day = now_ms // DAY_MS
 

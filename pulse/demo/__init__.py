@@ -6,7 +6,11 @@ publish it; `run_demo` runs the whole pipeline on it in a warehouse of its own. 
 * region.py: the default region and the checks on a list of cities
 * clock.py: epoch milliseconds, each city's UTC offsets, RFC 3339 strings
 * words.py: meetup series, topics, venues, blog titles and the like
-* stream.py: the stream, NDJSON writing and the exporter's files
+* stream.py: the stream of clean events, in arrival order
+* ndjson.py: events as NDJSON lines, exactly as json.dumps writes them
+* dirty.py: the dirty lines, blank lines and unknown-type events the files carry
+* files.py: the exporter's monthly files, with redeliveries and dirty lines mixed in
+* scale.py: events_for_scale, for benchmarks that ask for a number of events
 * run.py: the `pulse demo` pipeline
 """
 
@@ -14,14 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulse.demo.stream import (
-    DIRTY_KINDS,
-    REGION,
-    events_for_scale,
-    generate_events,
-    generate_files,
-    write_events,
-)
+from pulse.demo.dirty import DIRTY_KINDS
+from pulse.demo.files import generate_files
+from pulse.demo.ndjson import write_events
+from pulse.demo.region import REGION
+from pulse.demo.scale import events_for_scale
+from pulse.demo.stream import generate_events
 
 __all__ = [
     "DEMO_SOURCE",

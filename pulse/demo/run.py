@@ -16,7 +16,8 @@ from analytics import refresh
 from analytics.summary import summarize, summary_lines
 from dashboards.demo import demo_sign_in, render_demo
 from jobs.ingest.run import ingest
-from pulse.demo import stream as demo_data
+from pulse.demo.files import generate_files
+from pulse.demo.region import REGION
 from pulse.config import Config, SourceConfig
 from posters.demo import demo_posts
 
@@ -41,8 +42,8 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
     say(f"1. Generating a year of a demo region's event stream into {folder / 'exports'}")
-    written = demo_data.generate_files(folder / "exports", now=now)
-    cities = ", ".join(c["slug"] for c in demo_data.REGION)
+    written = generate_files(folder / "exports", now=now)
+    cities = ", ".join(c["slug"] for c in REGION)
     say(f"   {len(written['files'])} NDJSON files (one gzipped), {written['events']:,} events for {cities},"
         f" with redeliveries and {len(written['dirty_lines'])} dirty lines")
 

@@ -1,4 +1,4 @@
-"""A deterministic generator of a realistic platform event stream, for demos, tests and benchmarks.
+"""The demo stream: a deterministic, realistic platform event stream, for demos, tests and benchmarks.
 
 Pure standard library. The stream follows ``../shared/event-stream.md`` (CloudEvents 1.0
 envelopes, one JSON object per line) and reproduces what Pulse has to cope with in production:
@@ -9,73 +9,29 @@ envelopes, one JSON object per line) and reproduces what Pulse has to cope with 
 * ``city:upserted`` for every city near the start, a later rename, timezones with and without
   daylight saving, and some activity right around each DST change;
 * ``time`` in the city's local offset (a few in UTC ``Z``, a few without a fraction);
-* arrival order mostly by time, locally shuffled, a small fraction arriving days late;
-* from :func:`generate_files`: monthly NDJSON files as the exporter writes them (the oldest
-  gzipped), redeliveries (byte-identical lines), dirty lines of every reject reason, blank lines
-  and events of an unknown type.
+* arrival order mostly by time, locally shuffled, a small fraction arriving days late.
+
+:func:`pulse.demo.files.generate_files` writes it as the exporter's files, with redeliveries,
+dirty lines, blank lines and events of an unknown type mixed in.
 
 Everything is a function of ``seed``, ``now``, ``days``, ``cities`` and ``scale``: the same
-arguments give the same bytes.
-"""
+arguments give the same events."""
 
 from __future__ import annotations
 
-import gc
-import gzip as _gzip
-import heapq
 import itertools
-import json
 import math
 import random
-import re
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import date, datetime, timezone
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
 
 from pulse.demo import words
-from pulse.demo.clock import DAY_MS, HOUR_MS, MIN_MS, Clock, date_str, fmt_utc, to_ms
+from pulse.demo.clock import DAY_MS, HOUR_MS, MIN_MS, Clock, fmt_utc, to_ms
+from pulse.demo.ndjson import PLAIN
 from pulse.demo.region import REGION, normalise_cities
-
-__all__ = [
-    "REGION",
-    "DIRTY_KINDS",
-    "generate_events",
-    "generate_files",
-    "write_events",
-    "events_for_scale",
-]
-
-_PLAIN = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but " and \\
-
-# The dirty lines generate_files(dirty=True) writes: kind -> the reject reason the contract
-# gives it (``None``: a blank line, skipped rather than rejected).
-DIRTY_KINDS: dict[str, str | None] = {
-    "invalid_utf8": "invalid_utf8",
-    "cut_short": "invalid_json",
-    "not_json": "invalid_json",
-    "json_array": "not_object",
-    "bad_specversion": "bad_specversion",
-    "missing_id": "missing_id",
-    "empty_id": "bad_id",
-    "missing_time": "missing_time",
-    "time_without_offset": "bad_time",
-    "time_not_an_instant": "bad_time",
-    "missing_city": "missing_city",
-    "bad_city": "bad_city",
-    "missing_data": "missing_data",
-    "data_not_object": "bad_data",
-    "join_without_user": "missing_field:user_id",
-    "numeric_user_id": "bad_field:user_id",
-    "rsvp_maybe": "bad_field:status",
-    "negative_capacity": "bad_field:capacity",
-    "starts_at_without_offset": "bad_field:starts_at",
-    "unknown_timezone": "bad_field:timezone",
-    "conflicting_duplicate": "conflicting_duplicate",
-    "blank_empty": None,
-    "blank_whitespace": None,
-}
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -130,7 +86,7 @@ class _Pool:
 # ---------------------------------------------------------------------------------------------
 # The stream
 
-def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str, Any]],
+def stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str, Any]],
             scale: float) -> Iterator[tuple[int, str, str, str, str, str, dict]]:
     """Yield ``(arrival_day, id, source, type, time, city, data)`` in arrival order.
 
@@ -161,7 +117,7 @@ def _stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str
     last_day = now_ms // DAY_MS
     region = cities[0]["region"] or "demo"
     source = f"platform/{region}"
-    if not _PLAIN.fullmatch(source):
+    if not PLAIN.fullmatch(source):
         raise ValueError(f"region {region!r} makes an odd source {source!r}")
     clocks = [Clock(c["timezone"], start_ms - 3 * DAY_MS, now_ms + 100 * DAY_MS) for c in cities]
     slugs = [c["slug"] for c in cities]
@@ -625,387 +581,7 @@ def generate_events(*, seed: int = 7, now: datetime, days: int = 365,
     whose id is also used by another event under a different ``source`` (``platform/<region>-blog``),
     a republished post with an edited title.
     """
-    for _, i, so, ty, ti, ci, da in _stream(seed=seed, now=now, days=days, cities=cities,
-                                           scale=scale):
+    for _, i, so, ty, ti, ci, da in stream(seed=seed, now=now, days=days, cities=cities,
+                                          scale=scale):
         yield {"specversion": "1.0", "id": i, "source": so, "type": ty, "time": ti, "city": ci,
                "data": da}
-
-
-_PROBE_NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
-
-
-def events_for_scale(n_events: int, *, seed: int = 7, now: datetime | None = None,
-                     days: int = 365, cities: Iterable[Mapping[str, Any]] = REGION) -> float:
-    """The ``scale`` that gives about ``n_events`` events (within a few percent).
-
-    Counts a probe stream at scale 2, then one at the estimated scale (at most 20, where the
-    count per unit of scale has settled) and extrapolates linearly: about 3 s for 5 M events.
-    """
-    cities = list(cities)
-    now = now or _PROBE_NOW
-
-    def count(scale: float) -> int:
-        return max(1, sum(1 for _ in _stream(seed=seed, now=now, days=days, cities=cities,
-                                             scale=scale)))
-
-    first = n_events * 2.0 / count(2.0)
-    probe = min(max(first, 0.05), 20.0)
-    return max(0.01, n_events * probe / count(probe))
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-def _make_encoder():
-    """``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))``, without building the C
-    encoder anew for every call (which is most of the cost for a small object)."""
-    import json.encoder as je
-
-    slow = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    if je.c_make_encoder is None:
-        return slow
-
-    def default(o: Any) -> Any:
-        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
-
-    # markers=None: no circular-reference check (events are trees)
-    c = je.c_make_encoder(None, default, je.encode_basestring, None, ":", ",", False, False, True)
-    join = "".join
-
-    def encode(obj: Any) -> str:
-        return join(c(obj, 0))
-
-    return encode
-
-
-_ENCODE = _make_encoder()
-_ENVELOPE_KEYS = ("specversion", "id", "source", "type", "time", "city", "data")
-
-
-def _line(env: Mapping) -> str:
-    """``env`` as one compact JSON line: exactly ``json.dumps(env, ensure_ascii=False,
-    separators=(",", ":"))``, but builds the envelope by hand when its attributes are plain ASCII
-    strings in the usual order (the generator's), which halves the cost."""
-    if type(env) is dict and tuple(env) == _ENVELOPE_KEYS and env["specversion"] == "1.0":
-        i, so, ty, ti, ci = env["id"], env["source"], env["type"], env["time"], env["city"]
-        if (type(i) is str and type(so) is str and type(ty) is str and type(ti) is str
-                and type(ci) is str and _PLAIN.fullmatch(i + so + ty + ti + ci)):
-            return (f'{{"specversion":"1.0","id":"{i}","source":"{so}","type":"{ty}",'
-                    f'"time":"{ti}","city":"{ci}","data":{_ENCODE(env["data"])}}}')
-    return _ENCODE(env)
-
-
-def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = False) -> int:
-    """Write ``events`` as NDJSON (UTF-8, one compact object a line), streaming; returns the count."""
-    opener = (lambda p: _gzip.open(p, "wb", compresslevel=6)) if gzip else (lambda p: open(p, "wb"))
-    n = 0
-    buf: list[str] = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # millions of short-lived objects: the cyclic collector only costs time here
-    try:
-        with opener(path) as fh:
-            for env in events:
-                buf.append(_line(env))
-                if len(buf) >= 20_000:
-                    fh.write(("\n".join(buf) + "\n").encode("utf-8"))
-                    n += len(buf)
-                    buf.clear()
-            if buf:
-                fh.write(("\n".join(buf) + "\n").encode("utf-8"))
-                n += len(buf)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return n
-
-
-def _month_of(day: int) -> str:
-    return date_str(day)[:7]
-
-
-class _MonthFiles:
-    """The exporter's files: one per arrival month, lines counted, the first one gzipped.
-
-    Lines collect in ``buf`` (the same list for the whole run, so a caller may append to it
-    directly and call :meth:`maybe_flush`); ``line`` is the current file's last line number.
-    """
-
-    def __init__(self, out_dir: Path, gzip_first: bool):
-        self.out_dir = out_dir
-        self.gzip_next = gzip_first
-        self.fh = None
-        self.name: str | None = None
-        self.flushed = 0
-        self.buf: list[str] = []
-        self.files: list[str] = []
-
-    @property
-    def line(self) -> int:
-        return self.flushed + len(self.buf)
-
-    def open(self, month: str) -> None:
-        self.close()
-        name = f"events-{month}.ndjson" + (".gz" if self.gzip_next else "")
-        path = self.out_dir / name
-        self.fh = _gzip.open(path, "wb", compresslevel=6) if self.gzip_next else open(path, "wb")
-        self.gzip_next = False
-        self.name = name
-        self.files.append(name)
-        self.flushed = 0
-
-    def write(self, line: str) -> int:
-        """Append one line; returns its 1-based line number in the current file."""
-        self.buf.append(line)
-        if len(self.buf) >= 20_000:
-            self.flush()
-        return self.line
-
-    def maybe_flush(self) -> None:
-        if len(self.buf) >= 20_000:
-            self.flush()
-
-    def write_bytes(self, raw: bytes) -> int:
-        self.flush()
-        self.fh.write(raw + b"\n")
-        self.flushed += 1
-        return self.line
-
-    def flush(self) -> None:
-        if self.buf:
-            self.fh.write(("\n".join(self.buf) + "\n").encode("utf-8"))
-            self.flushed += len(self.buf)
-            self.buf.clear()
-
-    def close(self) -> None:
-        if self.fh is not None:
-            self.flush()
-            self.fh.close()
-            self.fh = None
-
-
-def _dirty_line(kind: str, env: dict, k: int, cities: list[dict]) -> str | bytes:
-    """A dirty line made from a clean envelope ``env`` (its time, city and source)."""
-    base = {"specversion": "1.0", "id": f"ev-dirty-{k:04d}", "source": env["source"],
-            "type": "user:joined_city", "time": env["time"], "city": env["city"],
-            "data": {"user_id": f"u_dirty_{k}"}}
-    city = next((c for c in cities if c["slug"] == env["city"]), cities[0])
-    meetup = {"event_id": f"m_dirty_{k}", "title": f"{city['name']} Python Night: pop-up",
-              "starts_at": env["time"], "venue": "TBA"}
-    e = dict(base)
-    if kind == "invalid_utf8":
-        e["type"] = "blog:post_published"
-        e["data"] = {"post_id": f"p_dirty_{k}", "title": "Caf@@ night"}
-        return _ENCODE(e).encode("utf-8").replace(b"@@", b"\xe9\xff")
-    if kind == "cut_short":
-        line = _ENCODE(e)
-        return line[: len(line) // 2]
-    if kind == "not_json":
-        return "upstream connect error or disconnect/reset before headers. reset reason: overflow"
-    if kind == "json_array":
-        return "[" + _ENCODE(e) + "]"
-    if kind == "bad_specversion":
-        e["specversion"] = "0.3"
-    elif kind == "missing_id":
-        del e["id"]
-    elif kind == "empty_id":
-        e["id"] = ""
-    elif kind == "missing_time":
-        del e["time"]
-    elif kind == "time_without_offset":
-        t = e["time"]
-        e["time"] = t[:-1] if t.endswith("Z") else t[:-6]
-    elif kind == "time_not_an_instant":
-        e["time"] = e["time"][:4] + "-02-30T19:00:00" + ("+00:00" if e["time"].endswith("Z")
-                                                          else e["time"][-6:])
-    elif kind == "missing_city":
-        del e["city"]
-    elif kind == "bad_city":
-        e["city"] = city["name"].split(" ")[0].split("/")[0] + "!"
-    elif kind == "missing_data":
-        e["type"] = "event:rsvp"
-        del e["data"]
-    elif kind == "data_not_object":
-        e["data"] = "user_id=u_8812"
-    elif kind == "join_without_user":
-        e["data"] = {}
-    elif kind == "numeric_user_id":
-        e["data"] = {"user_id": 8812}
-    elif kind == "rsvp_maybe":
-        e["type"] = "event:rsvp"
-        e["data"] = {"event_id": "m_1", "user_id": "u_1001", "status": "maybe"}
-    elif kind == "negative_capacity":
-        e["type"] = "event:created"
-        e["data"] = dict(meetup, capacity=-3)
-    elif kind == "starts_at_without_offset":
-        e["type"] = "event:created"
-        e["data"] = dict(meetup, starts_at=meetup["starts_at"][:19])
-    elif kind == "unknown_timezone":
-        e["type"] = "city:upserted"
-        e["data"] = {"name": city["name"], "timezone": "Australia/Atlantis", "region": "apac"}
-    else:
-        raise ValueError(kind)
-    return _ENCODE(e)
-
-
-def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: int = 365,
-                   cities: Iterable[Mapping[str, Any]] = REGION, scale: float = 1.0,
-                   dirty: bool = True, redeliver: float = 0.01) -> dict:
-    """Write the stream as the platform's exporter would, into ``out_dir``.
-
-    One file per arrival month (``events-YYYY-MM.ndjson``; the oldest month ``.ndjson.gz``), lines
-    in arrival order. About ``redeliver`` of the events are delivered a second time (the identical
-    line, later in the same file or in a later one). With ``dirty``, one line of each kind in
-    :data:`DIRTY_KINDS` and two events of unknown types (``poll:created``, ``poll:voted``) are
-    mixed in. The clean events are exactly those of :func:`generate_events` with the same
-    arguments.
-
-    Existing ``events-*.ndjson*`` files in ``out_dir`` are removed first. Returns a summary:
-    ``files`` (names in path order), ``events`` (distinct clean events),
-    ``lines`` (all lines written), ``redeliveries``, ``dirty`` (intended reject reason -> count),
-    ``dirty_lines`` (``{"file", "line", "kind", "reason"}``, reason ``None`` for blank lines),
-    ``blank_lines``, ``unknown_type_events``, ``cities`` and ``by_type``.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("events-*.ndjson*"):
-        old.unlink()
-    cities = normalise_cities(cities)
-    rng = random.Random(seed * 1_000_003 + 424_242)
-    rnd = rng.random
-    now_ms = to_ms(now)
-    first_day = (now_ms - days * DAY_MS) // DAY_MS
-    last_day = now_ms // DAY_MS
-
-    # what goes where: dirty kinds and unknown types at random arrival days
-    plan: list[tuple[int, int, str]] = []
-    if dirty:
-        for k, kind in enumerate(DIRTY_KINDS):
-            plan.append((rng.randint(first_day + 3, last_day), k, kind))
-        for k, kind in enumerate(("unknown:poll:created", "unknown:poll:voted")):
-            plan.append((rng.randint(first_day + 3, last_day), 100 + k, kind))
-    plan.sort()
-    next_plan_day = plan[0][0] if plan else 1 << 62
-    pi = 0
-
-    files = _MonthFiles(out, gzip_first=True)
-    month_day = -1
-    month = None
-    heap: list[tuple[int, int, str, str | None]] = []  # (due line, tie, line, dirty kind)
-    carry: list[tuple[str, str | None]] = []  # for the next file
-    tie = 0
-    written = 0  # lines written so far, all files
-    redeliveries = 0
-    dirty_lines: list[dict] = []
-    by_type: dict[str, int] = defaultdict(int)
-    encode = _ENCODE
-    pending_conflict = False
-    unknown = 0
-
-    def emit_scheduled(line: str, kind: str | None) -> None:
-        nonlocal written, redeliveries
-        ln = files.write(line)
-        written += 1
-        if kind is None:
-            redeliveries += 1
-        else:
-            dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
-                                "reason": DIRTY_KINDS[kind]})
-
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the stream allocates millions of small objects and frees them in order
-    try:
-        for D, eid, src, typ, tstr, slug, data in _stream(seed=seed, now=now, days=days,
-                                                         cities=cities, scale=scale):
-            if D != month_day:
-                month_day = D
-                mo = _month_of(D)
-                if mo != month:
-                    month = mo
-                    files.open(mo)
-                    write = files.write
-                    buf_append = files.buf.append
-                    for line, kind in carry:
-                        tie += 1
-                        heapq.heappush(heap, (written + rng.randint(1, 300), tie, line, kind))
-                    carry.clear()
-            while heap and heap[0][0] <= written:
-                _, _, line, kind = heapq.heappop(heap)
-                emit_scheduled(line, kind)
-            # exactly _ENCODE(envelope): every attribute but data is plain ASCII by construction
-            line = (f'{{"specversion":"1.0","id":"{eid}","source":"{src}","type":"{typ}",'
-                    f'"time":"{tstr}","city":"{slug}","data":{encode(data)}}}')
-            buf_append(line)
-            written += 1
-            if written % 4096 == 0:
-                files.maybe_flush()
-            by_type[typ] += 1
-            if rnd() < redeliver:
-                if rnd() < 0.2:
-                    carry.append((line, None))
-                else:
-                    tie += 1
-                    heapq.heappush(heap, (written + rng.randint(1, 2000), tie, line, None))
-            if D < next_plan_day and not pending_conflict:
-                continue
-            env = {"specversion": "1.0", "id": eid, "source": src, "type": typ, "time": tstr,
-                   "city": slug, "data": data}
-            if pending_conflict and typ == "event:created":
-                pending_conflict = False
-                data2 = dict(data)
-                data2["title"] = data["title"] + " (edited)"
-                tie += 1
-                heapq.heappush(heap, (written + rng.randint(20, 400), tie,
-                                      encode(dict(env, data=data2)), "conflicting_duplicate"))
-            while D >= next_plan_day:
-                _, k, kind = plan[pi]
-                pi += 1
-                next_plan_day = plan[pi][0] if pi < len(plan) else 1 << 62
-                if kind == "conflicting_duplicate":
-                    pending_conflict = True
-                elif kind.startswith("unknown:"):
-                    typ2 = kind.split(":", 1)[1]
-                    data2 = ({"poll_id": f"poll_{k}", "question": "Which topic next month?",
-                              "options": ["DuckDB", "Rust", "htmx"]} if typ2 == "poll:created"
-                             else {"poll_id": "poll_100", "user_id": "u_1001", "option": 1})
-                    write(encode(dict(env, id=f"ev-poll-{k:04d}", type=typ2, data=data2)))
-                    written += 1
-                    unknown += 1
-                elif kind.startswith("blank_"):
-                    ln = write("" if kind == "blank_empty" else "   \t")
-                    written += 1
-                    dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
-                                        "reason": None})
-                else:
-                    raw = _dirty_line(kind, env, k, cities)
-                    ln = files.write_bytes(raw) if isinstance(raw, bytes) else write(raw)
-                    written += 1
-                    dirty_lines.append({"file": files.name, "line": ln, "kind": kind,
-                                        "reason": DIRTY_KINDS[kind]})
-        for line, kind in carry:
-            tie += 1
-            heapq.heappush(heap, (written, tie, line, kind))
-        while heap:
-            _, _, line, kind = heapq.heappop(heap)
-            emit_scheduled(line, kind)
-    finally:
-        files.close()
-        if gc_was_enabled:
-            gc.enable()
-    events = sum(by_type.values())
-
-    reasons: dict[str, int] = defaultdict(int)
-    for d in dirty_lines:
-        if d["reason"]:
-            reasons[d["reason"]] += 1
-    return {
-        "files": sorted(files.files),
-        "events": events,
-        "lines": written,
-        "redeliveries": redeliveries,
-        "dirty": dict(sorted(reasons.items())),
-        "dirty_lines": dirty_lines,
-        "blank_lines": sum(1 for d in dirty_lines if d["reason"] is None),
-        "unknown_type_events": unknown,
-        "cities": [c["slug"] for c in cities],
-        "by_type": dict(sorted(by_type.items())),
-    }

@@ -3,15 +3,20 @@
 The generator (pure standard library) makes a demo region's event stream as the platform would
 publish it; `run_demo` runs the whole pipeline on it in a warehouse of its own. The modules:
 
-* region.py: the default region and the checks on a list of cities
+* region.py: the default region, and the checks a list of cities goes through
 * clock.py: epoch milliseconds, each city's UTC offsets, RFC 3339 strings
-* words.py: meetup series, topics, venues, blog titles and the like
-* stream.py: the stream of clean events, in arrival order
-* ndjson.py: events as NDJSON lines, exactly as json.dumps writes them
+* words.py: meetup series, talk topics, venues, blog titles and the like
+* world.py: the state one stream is made from (random source, members, schedule)
+* fixed.py: the city upserts, the rename and the deliberate edge cases
+* members.py: joins, leaves and rejoins, day by day
+* meetups.py: meetups, with their updates, RSVPs and check-ins
+* blog.py: posts and their views
+* stream.py: all of it in arrival order (generate_events)
+* ndjson.py: events as NDJSON lines, exactly as json.dumps writes them (write_events)
 * dirty.py: the dirty lines, blank lines and unknown-type events the files carry
-* files.py: the exporter's monthly files, with redeliveries and dirty lines mixed in
+* files.py: the exporter's monthly files, with redeliveries and dirty lines (generate_files)
 * scale.py: events_for_scale, for benchmarks that ask for a number of events
-* run.py: the `pulse demo` pipeline
+* run.py: the `pulse demo` pipeline (run_demo)
 """
 
 from __future__ import annotations

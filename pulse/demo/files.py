@@ -44,7 +44,9 @@ class MonthFiles:
         self.close()
         name = f"events-{month}.ndjson" + (".gz" if self.gzip_next else "")
         path = self.out_dir / name
-        self.fh = _gzip.open(path, "wb", compresslevel=6) if self.gzip_next else open(path, "wb")
+        # open until the next month's file (or close()): a with block cannot span the calls
+        self.fh = (_gzip.open(path, "wb", compresslevel=6) if self.gzip_next  # noqa: SIM115
+                   else open(path, "wb"))  # noqa: SIM115
         self.gzip_next = False
         self.name = name
         self.files.append(name)
@@ -145,11 +147,11 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the stream allocates millions of small objects and frees them in order
     try:
-        for D, eid, src, typ, tstr, slug, data in stream(seed=seed, now=now, days=days,
-                                                        cities=cities, scale=scale):
-            if D != month_day:
-                month_day = D
-                mo = date_str(D)[:7]
+        for day, eid, src, typ, tstr, slug, data in stream(seed=seed, now=now, days=days,
+                                                          cities=cities, scale=scale):
+            if day != month_day:
+                month_day = day
+                mo = date_str(day)[:7]
                 if mo != month:
                     month = mo
                     files.open(mo)
@@ -176,7 +178,7 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
                 else:
                     tie += 1
                     heapq.heappush(heap, (written + rng.randint(1, 2000), tie, line, None))
-            if D < next_plan_day and not pending_conflict:
+            if day < next_plan_day and not pending_conflict:
                 continue
             env = {"specversion": "1.0", "id": eid, "source": src, "type": typ, "time": tstr,
                    "city": slug, "data": data}
@@ -185,7 +187,7 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
                 tie += 1
                 heapq.heappush(heap, (written + rng.randint(20, 400), tie, conflicting_copy(env),
                                       "conflicting_duplicate"))
-            while D >= next_plan_day:
+            while day >= next_plan_day:
                 _, k, kind = plan[pi]
                 pi += 1
                 next_plan_day = plan[pi][0] if pi < len(plan) else 1 << 62

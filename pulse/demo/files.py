@@ -4,7 +4,6 @@ arrival month, with redeliveries, dirty lines, blank lines and events of unknown
 from __future__ import annotations
 
 import gc
-import gzip as _gzip
 import heapq
 import random
 from collections import defaultdict
@@ -15,7 +14,7 @@ from typing import Any
 
 from pulse.demo.clock import DAY_MS, date_str, to_ms
 from pulse.demo.dirty import DIRTY_KINDS, UNKNOWN_TYPES, conflicting_copy, dirty_line, unknown_type_line
-from pulse.demo.ndjson import encode
+from pulse.demo.ndjson import encode, gzip_writer
 from pulse.demo.region import REGION, normalise_cities
 from pulse.demo.stream import stream
 
@@ -45,7 +44,7 @@ class MonthFiles:
         name = f"events-{month}.ndjson" + (".gz" if self.gzip_next else "")
         path = self.out_dir / name
         # open until the next month's file (or close()): a with block cannot span the calls
-        self.fh = (_gzip.open(path, "wb", compresslevel=6) if self.gzip_next  # noqa: SIM115
+        self.fh = (gzip_writer(path) if self.gzip_next  # noqa: SIM115
                    else open(path, "wb"))  # noqa: SIM115
         self.gzip_next = False
         self.name = name

@@ -71,6 +71,12 @@ def line(env: Mapping) -> str:
     return encode(env)
 
 
+def gzip_writer(path: str | Path) -> _gzip.GzipFile:
+    """``path`` opened for writing gzip. The header's modification time is 0 ("none"), not the
+    clock's: the same events give the same bytes."""
+    return _gzip.GzipFile(path, "wb", compresslevel=6, mtime=0)
+
+
 def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = False) -> int:
     """Write ``events`` as NDJSON (UTF-8, one compact object a line), streaming; returns the count."""
     n = 0
@@ -78,7 +84,7 @@ def write_events(path: str | Path, events: Iterable[Mapping], *, gzip: bool = Fa
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects: the cyclic collector only costs time here
     try:
-        with _gzip.open(path, "wb", compresslevel=6) if gzip else open(path, "wb") as fh:
+        with gzip_writer(path) if gzip else open(path, "wb") as fh:
             for env in events:
                 buf.append(line(env))
                 if len(buf) >= 20_000:

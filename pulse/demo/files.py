@@ -92,11 +92,19 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     mixed in. The clean events are exactly those of :func:`generate_events` with the same
     arguments.
 
-    Existing ``events-*.ndjson*`` files in ``out_dir`` are removed first. Returns a summary:
-    ``files`` (names in path order), ``events`` (distinct clean events),
-    ``lines`` (all lines written), ``redeliveries``, ``dirty`` (intended reject reason -> count),
-    ``dirty_lines`` (``{"file", "line", "kind", "reason"}``, reason ``None`` for blank lines),
-    ``blank_lines``, ``unknown_type_events``, ``cities`` and ``by_type``.
+    Existing ``events-*.ndjson*`` files in ``out_dir`` are removed first. Returns a summary of
+    what was written: ``files`` (names in path order), ``lines`` (all lines, all files), and
+    what they are, which adds up to ``lines``:
+
+    * ``events``: distinct clean events (``by_type``: their count per type);
+    * ``unknown_type_events``: distinct events of a type the contract does not list;
+    * ``redeliveries``: second copies of an event's line;
+    * ``dirty_records``: dirty lines that are records, each with a reject reason (``dirty``:
+      reason -> count);
+    * ``blank_lines``: empty or whitespace-only lines.
+
+    ``dirty_lines`` lists both of the last two, ``{"file", "line", "kind", "reason"}`` with reason
+    ``None`` for a blank line; ``dirty_kinds`` counts them by kind. Also ``cities``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,18 +223,26 @@ def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: i
     events = sum(by_type.values())
 
     reasons: dict[str, int] = defaultdict(int)
+    kinds: dict[str, int] = defaultdict(int)
     for d in dirty_lines:
+        kinds[d["kind"]] += 1
         if d["reason"]:
             reasons[d["reason"]] += 1
-    return {
+    blank_lines = sum(1 for d in dirty_lines if d["reason"] is None)
+    summary = {
         "files": sorted(files.files),
         "events": events,
         "lines": written,
         "redeliveries": redeliveries,
         "dirty": dict(sorted(reasons.items())),
         "dirty_lines": dirty_lines,
-        "blank_lines": sum(1 for d in dirty_lines if d["reason"] is None),
+        "dirty_records": len(dirty_lines) - blank_lines,
+        "dirty_kinds": dict(sorted(kinds.items())),
+        "blank_lines": blank_lines,
         "unknown_type_events": unknown,
         "cities": [c["slug"] for c in cities],
         "by_type": dict(sorted(by_type.items())),
     }
+    # the callers (`pulse demo`) reconcile ingest's counts with these: they must cover every line
+    assert written == events + unknown + redeliveries + len(dirty_lines), summary
+    return summary

@@ -16,7 +16,8 @@ publish it; `run_demo` runs the whole pipeline on it in a warehouse of its own. 
 * dirty.py: the dirty lines, blank lines and unknown-type events the files carry
 * files.py: the exporter's monthly files, with redeliveries and dirty lines (generate_files)
 * scale.py: events_for_scale, for benchmarks that ask for a number of events
-* run.py: the `pulse demo` pipeline (run_demo)
+* run.py: the `pulse demo` pipeline (run_demo) and what it prints of each step
+* next_steps.py: the commands it suggests, which work exactly as printed
 """
 
 from __future__ import annotations

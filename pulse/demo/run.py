@@ -7,18 +7,19 @@ every run, so `make demo` can be run again and again and always shows the same k
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from analytics import refresh
 from analytics.summary import summarize, summary_lines
 from dashboards.demo import demo_sign_in, render_demo
-from jobs.ingest.run import ingest
-from pulse.demo.files import generate_files
-from pulse.demo.region import REGION
+from jobs.ingest.run import IngestSummary, ingest
 from pulse.config import Config, SourceConfig
+from pulse.demo.files import generate_files
+from pulse.demo.next_steps import SERVE_URL, demo_pulse, next_steps
 from posters.demo import demo_posts
 
 DEMO_SOURCE = "demo-exports"
@@ -36,20 +37,24 @@ def demo_config(config: Config) -> Config:
 
 
 def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
+    """Run the whole pipeline on a newly generated region in `<data_dir>/demo/`, saying what
+    each step did and what to try next; returns the demo's configuration."""
     demo = demo_config(config)
     folder = demo.data_dir
     shutil.rmtree(folder, ignore_errors=True)
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    cwd = Path.cwd()
 
     say(f"1. Generating a year of a demo region's event stream into {folder / 'exports'}")
     written = generate_files(folder / "exports", now=now)
-    cities = ", ".join(c["slug"] for c in REGION)
-    say(f"   {len(written['files'])} NDJSON files (one gzipped), {written['events']:,} events for {cities},"
-        f" with redeliveries and {len(written['dirty_lines'])} dirty lines")
+    for text in written_lines(written):
+        say(f"   {text}")
 
     say("2. Ingesting them (validated, deduplicated, every reject kept with its reason)")
     summary = ingest(demo)
     say(f"   {summary.line()}")
+    for text in reconciled_lines(written, summary):
+        say(f"   {text}")
 
     say("3. Building the metrics")
     report = refresh.build(demo)
@@ -61,29 +66,58 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
     pages = render_demo(demo, folder / "dashboards")
     say(f"   {len(pages)} pages in {folder / 'dashboards'}")
 
+    pulse = demo_pulse(folder, config.path, cwd)
     say("5. Drafting posts for the upcoming meetups (Slack, X, Facebook) and dry-running them")
-    for text in demo_posts(demo, now=now, show=3).rstrip().splitlines():
+    posts = demo_posts(demo, now=now, show=3)
+    # posters.demo names a bare `pulse` and the absolute folder in its "see them with" hint:
+    # point it at the same command as the lines below
+    posts = posts.replace(f"`pulse --data-dir {demo.data_dir} ", f"`{shlex.join(pulse)} ")
+    for text in posts.rstrip().splitlines():
         say(f"   {text}")
 
-    shown = _shown_dir(folder)
-    sign_in = demo_sign_in(demo)
+    sign_in = demo_sign_in(demo, base_url=SERVE_URL.rstrip("/"))
     say("")
-    say("Where to look next:")
-    say(f"   open {pages[0]}   # the region overview; each city links to its page")
-    say(f"   pulse --data-dir {shown} serve                   # then sign in at http://127.0.0.1:8080/")
-    say(f"        as {sign_in.email} with password {sign_in.password}")
-    say(f"        or once with {sign_in.link}")
-    say(f"   pulse --data-dir {shown} rejects                 # what was rejected, where and why")
-    say(f"   pulse --data-dir {shown} sources                 # where each source stands")
-    say(f"   pulse --data-dir {shown} metrics member-growth --city sydney --period month "
-        f"--from {now.date().replace(day=1, year=now.year - 1)} --to {now.date()}")
-    say(f"   pulse --data-dir {shown} metrics attendance --city all")
-    say(f"   pulse --data-dir {shown} posts list                # the drafted posts and their states")
+    for text in next_steps(pulse, index=pages[0], today=now.date(), sign_in=sign_in, cwd=cwd):
+        say(text)
     return demo
 
 
-def _shown_dir(folder: Path) -> str:
-    try:
-        return str(folder.relative_to(Path.cwd()))
-    except ValueError:
-        return str(folder)
+def written_lines(written: dict) -> list[str]:
+    """What generate_files wrote, every line accounted for (its summary's counts)."""
+    files = written["files"]
+    gzipped = ", the oldest gzipped" if files and files[0].endswith(".gz") else ""
+    reasons = len(written["dirty"])
+    return [
+        f"{len(files)} NDJSON files{gzipped}, for {', '.join(written['cities'])}: "
+        f"{written['lines']} lines,",
+        f"{written['events']} events, {written['redeliveries']} redeliveries of them, "
+        f"{written['unknown_type_events']} events of unknown types, "
+        f"{written['dirty_records']} dirty lines ({reasons} reject reasons), "
+        f"{written['blank_lines']} blank lines",
+    ]
+
+
+def reconciled_lines(written: dict, summary: IngestSummary) -> list[str]:
+    """How ingest's counts account for every line written, or where they do not: accepted are
+    the events (unknown types included), duplicates the redeliveries, rejected the dirty
+    records; blank lines are skipped."""
+    blank = written["blank_lines"]
+    terms = [
+        ("accepted", summary.accepted, written["events"] + written["unknown_type_events"],
+         f"{written['events']} events + {written['unknown_type_events']} of unknown types"),
+        ("duplicates", summary.duplicates, written["redeliveries"],
+         f"{written['redeliveries']} redeliveries"),
+        ("rejected", summary.rejected, written["dirty_records"],
+         f"{written['dirty_records']} dirty lines"),
+    ]
+    said = [f"{name} = {what}" if got == want else f"{name} {got} != {what}"
+            for name, got, want, what in terms]
+    total = summary.accepted + summary.duplicates + summary.rejected + blank
+    adds_up = total == written["lines"] and all(got == want for _, got, want, _ in terms)
+    sum_text = f"{summary.accepted} + {summary.duplicates} + {summary.rejected} + {blank} = {total}"
+    return [
+        f"which {'adds up' if adds_up else 'does not add up'}: {said[0]}, {said[1]},",
+        f"{said[2]}, and {blank} blank lines skipped: "
+        + (f"{sum_text} lines written" if total == written["lines"]
+           else f"{sum_text}, but {written['lines']} lines were written"),
+    ]

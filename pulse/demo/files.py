@@ -44,8 +44,7 @@ class MonthFiles:
         name = f"events-{month}.ndjson" + (".gz" if self.gzip_next else "")
         path = self.out_dir / name
         # open until the next month's file (or close()): a with block cannot span the calls
-        self.fh = (gzip_writer(path) if self.gzip_next  # noqa: SIM115
-                   else open(path, "wb"))  # noqa: SIM115
+        self.fh = gzip_writer(path) if self.gzip_next else open(path, "wb")  # noqa: SIM115
         self.gzip_next = False
         self.name = name
         self.files.append(name)
@@ -79,6 +78,7 @@ class MonthFiles:
             self.flush()
             self.fh.close()
             self.fh = None
+
 
 def generate_files(out_dir: str | Path, *, seed: int = 7, now: datetime, days: int = 365,
                    cities: Iterable[Mapping[str, Any]] = REGION, scale: float = 1.0,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SERVE_URL = "http://127.0.0.1:8080/"
-"""Where `pulse serve` listens by default (its --host and --port)."""
+"""Where `pulse serve` listens by default (its --host 127.0.0.1 and --port 8080)."""
 
 Which = Callable[[str], str | None]
 

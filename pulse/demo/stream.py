@@ -1,4 +1,5 @@
-"""The demo stream: a deterministic, realistic platform event stream, for demos, tests and benchmarks.
+"""The demo stream: a deterministic, realistic platform event stream, for demos, tests and
+benchmarks.
 
 Pure standard library. The stream follows ``../shared/event-stream.md`` (CloudEvents 1.0
 envelopes, one JSON object per line) and reproduces what Pulse has to cope with in production:
@@ -30,11 +31,11 @@ from pulse.demo.fixed import plan_fixed
 from pulse.demo.region import REGION
 from pulse.demo.world import World, sround
 
-Line = tuple[int, str, str, str, str, str, dict]
+Event = tuple[int, str, str, str, str, str, dict]  # see stream()
 
 
 def stream(*, seed: int, now: datetime, days: int, cities: Iterable[Mapping[str, Any]],
-           scale: float) -> Iterator[Line]:
+           scale: float) -> Iterator[Event]:
     """Yield ``(arrival_day, id, source, type, time, city, data)`` in arrival order.
 
     ``arrival_day`` counts days since 1970-01-01 (UTC). Tuples, not envelopes: cheaper, and
@@ -86,13 +87,13 @@ class _Arrivals:
         self.fmts = [c.fmt for c in w.clocks]
         self.n = 0  # ids handed out
         self.prev_id: str | None = None
-        self.late: dict[int, list[Line]] = defaultdict(list)  # arrival day -> held back
+        self.late: dict[int, list[Event]] = defaultdict(list)  # arrival day -> held back
 
-    def day(self, day: int, items: list | None) -> list[Line]:
+    def day(self, day: int, items: list | None) -> list[Event]:
         """The events that arrive on ``day``: those planned for it (``items``) and late ones."""
         w = self.w
         rng, randrange, randint, late = w.rng, w.randrange, w.randint, self.late
-        envs: list[Line] = []
+        envs: list[Event] = []
         if items:
             items.sort()
             append = envs.append
@@ -126,7 +127,7 @@ class _Arrivals:
             envs.insert(randrange(len(envs) + 1), (day,) + e[1:])
         return envs
 
-    def still_late(self) -> Iterator[Line]:
+    def still_late(self) -> Iterator[Event]:
         """The events held back past the last day: they arrive on it, after the rest."""
         last_day = self.w.last_day
         for day in sorted(self.late):

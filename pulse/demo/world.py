@@ -1,8 +1,8 @@
 """The state one demo stream is made from, shared by its planners (members, meetups, blog).
 
 A :class:`World` holds the random source, the cities with their clocks, who is a member where,
-the ids handed out so far, and the schedule: every event planned so far, by the UTC day it
-happens on, which the stream emits day by day. Every draw comes from the one random source in
+the ids handed out so far, and the schedule: every event planned so far, by UTC day, which the
+stream emits day by day. Every draw comes from the one random source in
 a fixed order, so the same arguments give the same stream: a planner that draws once more, or
 earlier, changes every event after it.
 """

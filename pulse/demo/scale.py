@@ -17,7 +17,8 @@ def events_for_scale(n_events: int, *, seed: int = 7, now: datetime | None = Non
     """The ``scale`` that gives about ``n_events`` events (within a few percent).
 
     Counts a probe stream at scale 2, then one at the estimated scale (at most 20, where the
-    count per unit of scale has settled) and extrapolates linearly: about 3 s for 5 M events.
+    count per unit of scale has settled) and extrapolates linearly: about 1.3 s of CPU for
+    1 M or 5 M events alike (the probes stop at scale 20).
     """
     cities = list(cities)
     now = now or _PROBE_NOW

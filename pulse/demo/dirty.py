@@ -1,5 +1,6 @@
-"""The dirty lines the exporter's files carry: one of each kind the contract rejects, blank lines
-(skipped, not rejected), a conflicting duplicate, and events of types no metric knows."""
+"""The dirty lines the exporter's files carry: one of each kind below, covering the contract's
+reject reasons but those of ``source`` and ``type`` (a conflicting duplicate among them), blank
+lines (skipped, not rejected), and events of types no metric knows."""
 
 from __future__ import annotations
 

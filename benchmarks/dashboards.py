@@ -44,7 +44,7 @@ from dashboards.export import export_snapshot  # noqa: E402
 from dashboards.snapshot import publish, snapshot_path  # noqa: E402
 from jobs.ingest.run import ingest  # noqa: E402
 from pulse.core import config as config_module  # noqa: E402
-from pulse.demo_data import generate_files  # noqa: E402
+from pulse.demo import generate_files  # noqa: E402
 from pulse.people import People  # noqa: E402
 
 TIMEZONES = ["Australia/Sydney", "Australia/Perth", "Pacific/Auckland", "Asia/Singapore", "Europe/London",

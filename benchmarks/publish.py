@@ -25,7 +25,7 @@ from posters.publisher import Publisher  # noqa: E402
 from posters.store import PostStore, iso  # noqa: E402
 from pulse.core import config as config_module  # noqa: E402
 from tests.fakes.social_servers import FacebookServer, SlackServer, XServer  # noqa: E402
-from tests.posters.conftest import SECRETS, channels  # noqa: E402
+from tests.support.posters import SECRETS, channels  # noqa: E402
 
 
 def main() -> None:

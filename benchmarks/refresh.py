@@ -1,6 +1,6 @@
 """Incremental refresh vs full build of the analytics models.
 
-Generates the demo stream (pulse.demo_data) with about N events over a year, holds back a 1 %
+Generates the demo stream (pulse.demo) with about N events over a year, holds back a 1 %
 delta (half the newest events, half a random sample of the whole history: late events that
 rewrite old periods), ingests the rest and builds; then ingests the delta and times
 `pulse build` (incremental) against `pulse build --full` over the same warehouse. Each build
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from jobs.ingest.run import ingest  # noqa: E402
-from pulse import demo_data  # noqa: E402
+from pulse import demo as demo_data  # noqa: E402
 from pulse.core.config import from_dict  # noqa: E402
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboards.export import export_all
-from dashboards.snapshot import publish
+from dashboards.export import export_snapshot
+from dashboards.snapshot import snapshot_path
 from pulse.core.config import Config
 from pulse.people import People
 
@@ -36,7 +36,6 @@ def demo_sign_in(config: Config, base_url: str = "http://127.0.0.1:8080", email:
 
 
 def render_demo(config: Config, out_dir: Path) -> list[Path]:
-    """Publish the snapshot `pulse serve` reads and write the offline dashboards into
-    `out_dir`; returns the files (`index.html` first)."""
-    publish(config)
-    return export_all(config, out_dir)
+    """Write the offline dashboards of the published snapshot into `out_dir`; returns the files
+    (`index.html` first)."""
+    return export_snapshot(snapshot_path(config), out_dir)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from analytics import metrics
-from pulse import demo_data
+from pulse import demo as demo_data
 from tests.analytics.helpers import build, load, rows
 from tests.analytics.reference import Reference
 

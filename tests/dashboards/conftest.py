@@ -10,7 +10,7 @@ import pytest
 from analytics import refresh
 from dashboards import snapshot
 from jobs.ingest.run import ingest
-from pulse.demo_data import REGION, generate_files
+from pulse.demo import REGION, generate_files
 from pulse.people import People
 from tests.support.web import (
     ADMIN_PASSWORD,

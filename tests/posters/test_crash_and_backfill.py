@@ -15,7 +15,7 @@ from jobs.ingest.run import ingest
 from posters.publisher import Publisher
 from posters.store import PostStore
 from pulse.core import config as config_module
-from pulse import demo_data
+from pulse import demo as demo_data
 from tests.support.posters import channels, city_event, load, meetup_events, toml
 
 NOW = dt.datetime.now(dt.timezone.utc)

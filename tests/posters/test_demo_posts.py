@@ -7,7 +7,7 @@ import datetime as dt
 from jobs.ingest.run import ingest
 from posters.demo import demo_posts
 from posters.store import PostStore
-from pulse import demo_data
+from pulse import demo as demo_data
 
 
 def test_demo_drafts_only_upcoming_meetups_and_sends_nothing(config, tmp_path):

@@ -60,7 +60,8 @@ def run_demo(config: Config, say: Callable[[str], None] = print) -> Config:
 
     say("4. Rendering the dashboards as offline HTML (from that snapshot)")
     pages = render_demo(demo, folder / "dashboards")
-    say(f"   {len(pages)} pages in {folder / 'dashboards'}")
+    html = [page for page in pages if page.suffix == ".html"]
+    say(f"   {len(html)} pages (the overview and one per city) in {folder / 'dashboards'}")
 
     pulse = demo_pulse(folder, config.path, cwd)
     say("5. Drafting posts for the upcoming meetups (Slack, X, Facebook) and dry-running them")

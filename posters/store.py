@@ -86,9 +86,10 @@ class Post:
     publishing_since: str | None
     created_at: str
     updated_at: str
+    approval_settled: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Post":
+    def from_row(cls, row: sqlite3.Row) -> Post:
         values = dict(row)
         values["content"] = json.loads(values["content"])
         values["snapshot"] = json.loads(values["snapshot"])
@@ -120,7 +121,7 @@ class PostStore:
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "PostStore":
+    def __enter__(self) -> PostStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -224,6 +225,21 @@ class PostStore:
         since = iso(now)
         con.execute("INSERT INTO channels_enabled (city, channel, since) VALUES (?, ?, ?)", [city, channel, since])
         return since
+
+    def sync_retries(self) -> list[tuple[str, str]]:
+        """(city, event_id) of the meetups that could not be drafted yet."""
+        return [(row[0], row[1]) for row in
+                self._con.execute("SELECT DISTINCT city, event_id FROM sync_retry ORDER BY city, event_id")]
+
+    def set_sync_retry(self, con: sqlite3.Connection, city: str, event_id: str, failed: dict[str, str],
+                       now: dt.datetime) -> None:
+        """Keep the meetup's channels that failed to draft (with why) for the next sync; forget the rest."""
+        con.execute("DELETE FROM sync_retry WHERE city = ? AND event_id = ? AND channel NOT IN "
+                    f"({','.join('?' * len(failed))})", [city, event_id, *failed])
+        for channel, error in failed.items():
+            con.execute("INSERT INTO sync_retry (city, event_id, channel, error, first_at, last_at) VALUES (?,?,?,?,?,?) "
+                        "ON CONFLICT (city, event_id, channel) DO UPDATE SET error = excluded.error, last_at = excluded.last_at",
+                        [city, event_id, channel, error, iso(now), iso(now)])
 
     def seen_slack_request(self, signature: str, now: float, keep_seconds: float = 600) -> bool:
         """Record a signed Slack request; True when the very same one came before (a replay)."""

@@ -60,24 +60,29 @@ class FacebookKind(ChannelKind):
     hosts = ("graph.facebook.com",)
     templates = {
         "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
-        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}",
+        "update": "Update: {title}\n{changes}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
         "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}",
     }
+
+    max_edit_chars = MESSAGE_LIMIT
 
     def account(self, settings) -> str:
         return settings.page_id
 
-    def where(self, settings) -> str:
-        return f"Facebook Page {settings.page_id}"
+    def where(self, settings, name=None) -> str:
+        return f"Facebook Page “{name}”" if name else f"Facebook Page {settings.page_id}"
 
-    def draft(self, settings, post_kind, meetup):
-        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
+    def draft(self, settings, post_kind, meetup, changes=""):
+        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup, changes),
                            fits=lambda t: len(t) <= MESSAGE_LIMIT, clean=lambda v: v, cut=drafts._cut_chars,
                            size=len, channel="Facebook")
         return text, {"message": text, "link": meetup.url}
 
-    def edited(self, content, text):
-        return {**content, "message": text}
+    def edited(self, content, plain):
+        return plain, {**content, "message": plain}
+
+    def count(self, text: str) -> tuple[int, int]:
+        return len(text), MESSAGE_LIMIT
 
     def measure(self, text: str) -> None:
         return None
@@ -133,6 +138,18 @@ class FacebookChannel(Channel):
             raise requests_failure(error, "Facebook") from None
         post_id = str(answer["id"])
         return Sent(post_id, f"https://www.facebook.com/{post_id}")
+
+    def account_name(self) -> str | None:
+        """The Page's name (GET /{page-id}?fields=name)."""
+        import facebook
+        import requests
+
+        try:
+            answer = self.graph.get_object(self.config.page_id, fields="name")
+        except (facebook.GraphAPIError, requests.RequestException, EgressRefused):
+            return None
+        name = answer.get("name") if isinstance(answer, dict) else None
+        return str(name) if name else None
 
     def _failure(self, error) -> SendError:
         status = self._last.get("status", 0)

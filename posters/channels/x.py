@@ -42,29 +42,36 @@ class XKind(ChannelKind):
     hosts = ("api.twitter.com", "api.x.com")
     templates = {
         "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
-        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}\n{url}",
+        "update": "Update: {title}\n{changes}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
         "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}\n{url}",
     }
+
+    max_edit_chars = 4000
+    """X counts a link as 23 however long it is, so a valid post can have more than 280 characters; not this many."""
 
     def account(self, settings) -> str:
         return settings.access_token_env
 
-    def where(self, settings) -> str:
-        return f"X (the account of ${settings.access_token_env})"
+    def where(self, settings, name=None) -> str:
+        return f"X {name}" if name else f"X (the account whose access token is in ${settings.access_token_env})"
 
-    def draft(self, settings, post_kind, meetup):
-        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup),
+    def draft(self, settings, post_kind, meetup, changes=""):
+        text = drafts._fit(self.template(settings, post_kind), drafts.fields(meetup, changes),
                            fits=lambda t: x_length.weighted_length(t) <= x_length.MAX_WEIGHTED_LENGTH,
                            clean=drafts._x_clean, cut=x_length.shorten, size=x_length.unit_count,
                            channel="X (280, as X counts)")
         return text, {"text": text}
 
-    def edited(self, content, text):
+    def edited(self, content, plain):
+        text = plain
         length = x_length.weighted_length(text)
         if not x_length.is_valid(text):
             raise DraftError(f"too long for X: {length} of 280 as X counts (a URL counts 23, CJK and emoji 2)"
                              if length > x_length.MAX_WEIGHTED_LENGTH else "X would refuse this text (invalid characters)")
-        return {"text": text}
+        return text, {"text": text}
+
+    def count(self, text: str) -> tuple[int, int]:
+        return x_length.weighted_length(text), x_length.MAX_WEIGHTED_LENGTH
 
     def measure(self, text: str) -> str:
         return f"{x_length.weighted_length(text)}/{x_length.MAX_WEIGHTED_LENGTH} as X counts"
@@ -128,6 +135,18 @@ class XChannel(Channel):
             raise requests_failure(error, "X") from None
         tweet_id = str(answer.data["id"])
         return Sent(tweet_id, f"https://x.com/i/web/status/{tweet_id}")
+
+    def account_name(self) -> str | None:
+        """`@handle` of the account the keys belong to (GET /2/users/me)."""
+        import requests
+        import tweepy
+
+        try:
+            answer = self.client.get_me(user_auth=True)
+        except (tweepy.TweepyException, requests.RequestException, EgressRefused):
+            return None
+        username = getattr(answer.data, "username", None) if answer.data is not None else None
+        return f"@{username}" if username else None
 
 
 def _message(error) -> str:

@@ -14,8 +14,8 @@ from pulse.core.config import ConfigError, from_dict
 from tests.support.records import envelope
 from tests.support.posters import channels, city_event, load, meetup_events, utc
 
-NOW = dt.datetime.now(dt.timezone.utc)
-STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)  # 18:30 in Sydney (AEDT, +11)
+NOW = dt.datetime.now(dt.UTC)
+STARTS = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.UTC)  # 18:30 in Sydney (AEDT, +11)
 
 
 def meetup(**kwargs) -> drafts.Meetup:
@@ -106,22 +106,29 @@ def test_after_publishing_update_and_cancellation_drafts(make_config, servers, s
     starts = NOW + dt.timedelta(days=6)
     load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3), starts=starts))
     assert Publisher(config).run().count("published") == 2
-    # A title-only change after publishing says nothing; a new time makes update drafts.
+    # A title fix after publishing is followed up too, saying that it is the title.
     load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=2)), title="Renamed")])
-    assert Publisher(config).run().sync.followups == 0
-    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)),
-                                    starts_at=utc(starts + dt.timedelta(hours=1)))])
     report = Publisher(config).run()
     assert report.sync.followups == 2 and report.outcomes == []  # updates always need approval
     with PostStore(config) as store:
+        x_update = store.find(kind="update", channel="x")[0]
+    assert x_update.text.startswith("Update: Renamed\nNew title\n🗓 ") and " now " not in x_update.text
+    # Then a new time too: the waiting updates are re-rendered, saying both.
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)),
+                                    starts_at=utc(starts + dt.timedelta(hours=1)))])
+    report = Publisher(config).run()
+    assert report.sync.followups == 0 and report.sync.rerendered == 2
+    with PostStore(config) as store:
         updates = store.find(kind="update")
-        assert {u.state for u in updates} == {"pending_approval"}
+        assert {u.state for u in updates} == {"pending_approval"} and len(updates) == 2
+        assert all("New title and time" in u.text for u in updates)
         for update in updates:
             with store.transaction() as con:
                 store.change(con, update.id, actor="a@b", action="approve", state="approved")
     assert Publisher(config).run().count("published") == 2
     slack_update = servers["slack"].posts[-1]
     assert slack_update["thread_ts"] == servers["slack"].posts[0]["ts"]  # a reply in the announcement's thread
+    assert "_New title and time_" in slack_update["text"]
     assert servers["x"].posts[-1]["reply"] == {"in_reply_to_tweet_id": servers["x"].posts[0]["id"]}
     # Cancelled: a cancellation draft per channel, needing approval.
     load(config, tmp_path, [cancelled("m1", time=utc(NOW - dt.timedelta(minutes=5)))])
@@ -130,6 +137,23 @@ def test_after_publishing_update_and_cancellation_drafts(make_config, servers, s
         cancels = store.find(kind="cancel")
         assert len(cancels) == 2 and {c.state for c in cancels} == {"pending_approval"}
         assert all("Venue flooded" in c.text for c in cancels)
+
+
+def test_a_venue_change_says_new_venue_not_a_new_time(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers, kinds=("x", "facebook")))
+    starts = NOW + dt.timedelta(days=6)
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3), starts=starts))
+    Publisher(config).run()
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)), venue="The Loft, 2 King St")])
+    Publisher(config).run()
+    with PostStore(config) as store:
+        texts = {p.channel: p.text for p in store.find(kind="update")}
+    local = starts.astimezone(__import__("zoneinfo").ZoneInfo("Australia/Sydney"))
+    when = f"{('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[local.weekday()]} {local.day} "
+    assert texts["x"].split("\n")[:4] == ["Update: Python Meetup", "New venue", texts["x"].split("\n")[2],
+                                          "📍 The Loft, 2 King St"]
+    assert texts["x"].split("\n")[2].startswith(f"🗓 {when}") and "now" not in texts["x"]
+    assert texts["facebook"].split("\n")[1] == "New venue"
 
 
 def test_cancellation_before_publishing_withdraws(make_config, servers, secrets_env, tmp_path):

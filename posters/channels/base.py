@@ -127,6 +127,10 @@ class ChannelSettings(Settings):
         return f"{self.kind}:{self.channel_kind.account(self)}"
 
 
+THROTTLE_CAP = 24 * 3600.0
+"""The longest throttling wait believed from an API (the post waits that long, then tries again)."""
+
+
 @dataclass(frozen=True)
 class Sent:
     external_id: str

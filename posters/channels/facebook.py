@@ -26,7 +26,7 @@ from pulse.core.egress import EgressRefused, guarded_session
 from pulse.core.retry import retry_after_header
 
 from posters import drafts
-from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
+from posters.channels.base import THROTTLE_CAP, Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
 
 MESSAGE_LIMIT = 63_206
 
@@ -157,7 +157,7 @@ class FacebookChannel(Channel):
         code = getattr(error, "code", None)
         message = f"Facebook: {error.message if hasattr(error, 'message') else error}"
         if status == 429 or code in RATE_CODES:
-            return SendError("retry", message, retry_after=retry_after_header(headers) or _usage_wait(headers),
+            return SendError("retry", message, retry_after=retry_after_header(headers, cap=THROTTLE_CAP) or _usage_wait(headers),
                              throttled=True)
         if status >= 500 or code in TRANSIENT_CODES:
             return SendError("retry", message)

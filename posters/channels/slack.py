@@ -19,7 +19,7 @@ from pulse.core.egress import check_url
 from pulse.core.retry import retry_after_header
 
 from posters import drafts
-from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent
+from posters.channels.base import THROTTLE_CAP, Channel, ChannelKind, ChannelSettings, SendError, Sent
 from posters.drafts import DraftError
 
 SLACK_API = "https://slack.com/api/"
@@ -244,7 +244,8 @@ def slack_failure(error, method: str) -> SendError:
     code = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {code}"
     if status == 429 or code == "ratelimited":
-        return SendError("retry", message, retry_after=retry_after_header(response.headers), throttled=True)
+        return SendError("retry", message, retry_after=retry_after_header(response.headers, cap=THROTTLE_CAP),
+                         throttled=True)
     if code in AUTH_ERRORS or status in (401, 403):
         return SendError("permanent", message + " (check the bot token)")
     if status >= 500 or code in SERVER_ERRORS:

@@ -178,10 +178,12 @@ def _with_metadata(message: dict, params: dict) -> dict:
 class XServer(_FakeApi):
     name = "x"
 
-    def __init__(self, *, consumer_key: str = "x-api-key", access_token: str = "x-access-token"):
+    def __init__(self, *, consumer_key: str = "x-api-key", access_token: str = "x-access-token",
+                 username: str = "pulse_sydney"):
         super().__init__()
         self.consumer_key = consumer_key
         self.access_token = access_token
+        self.username = username
 
     def fail_auth(self) -> None:
         self.fail(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
@@ -200,6 +202,8 @@ class XServer(_FakeApi):
         if not (auth.startswith("OAuth ") and f'oauth_consumer_key="{self.consumer_key}"' in auth
                 and f'oauth_token="{self.access_token}"' in auth and "oauth_signature=" in auth):
             return 401, {}, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+        if method == "GET" and path == "/2/users/me":
+            return 200, {}, {"data": {"id": "2244994945", "name": "Pulse Sydney", "username": self.username}}
         if method == "POST" and path == "/2/tweets":
             def take():
                 with self._lock:
@@ -224,9 +228,10 @@ DUPLICATE = {"detail": "You are not allowed to create a Tweet with duplicate con
 class FacebookServer(_FakeApi):
     name = "facebook"
 
-    def __init__(self, *, page_id: str = "1122334455", token: str = "fb-page-token"):
+    def __init__(self, *, page_id: str = "1122334455", token: str = "fb-page-token", page_name: str = "Sydney Python"):
         super().__init__(token=token)
         self.page_id = page_id
+        self.page_name = page_name
         self.versions: list[str] = []
 
     def fail_auth(self) -> None:
@@ -237,6 +242,15 @@ class FacebookServer(_FakeApi):
         self.fail(429, {"error": {"message": "(#32) Page request limit reached", "type": "OAuthException",
                                   "code": 32}}, headers={"Retry-After": str(retry_after)})
 
+    def app_limit(self, minutes: int = 60, times: int = 1) -> None:
+        """Graph's code 4 (application request limit) as Facebook sends it: HTTP 400, the wait in
+        the business-use-case usage header only."""
+        usage = json.dumps({self.page_id: [{"type": "pages", "call_count": 100, "total_cputime": 10,
+                                            "total_time": 10, "estimated_time_to_regain_access": minutes}]})
+        self.fail(400, {"error": {"message": "(#4) Application request limit reached", "type": "OAuthException",
+                                  "code": 4, "is_transient": True}},
+                  headers={"X-Business-Use-Case-Usage": usage}, times=times)
+
     def server_error(self) -> None:
         self.fail(500, {"error": {"message": "An unknown error has occurred.", "type": "OAuthException", "code": 1,
                                   "is_transient": True}})
@@ -246,6 +260,9 @@ class FacebookServer(_FakeApi):
         match = re.fullmatch(r"/(v\d+\.\d+)/([^/]+)/feed", path)
         if params.get("access_token") != self.token:
             return 400, {}, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
+        page = re.fullmatch(r"/(v\d+\.\d+)/([^/]+)", path)
+        if method == "GET" and page and page.group(2) == self.page_id:
+            return 200, {}, {"id": self.page_id, "name": self.page_name}
         if method == "POST" and match and match.group(2) == self.page_id:
             self.versions.append(match.group(1))
 

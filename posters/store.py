@@ -226,6 +226,13 @@ class PostStore:
         con.execute("INSERT INTO channels_enabled (city, channel, since) VALUES (?, ?, ?)", [city, channel, since])
         return since
 
+    def note(self, post_id: int, detail: str, actor: str = "pulse") -> None:
+        """A line in a post's history that changes nothing (e.g. a Slack message that could not be updated)."""
+        with self.transaction() as con:
+            state = con.execute("SELECT state FROM posts WHERE id = ?", [post_id]).fetchone()
+            if state is not None:
+                _audit(con, post_id, actor, "note", state[0], state[0], None, None, detail)
+
     def sync_retries(self) -> list[tuple[str, str]]:
         """(city, event_id) of the meetups that could not be drafted yet."""
         return [(row[0], row[1]) for row in

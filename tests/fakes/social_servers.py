@@ -10,7 +10,9 @@
         ... x.requests ...            # every request seen: method, path, headers, body
 
 Faults apply to the posting endpoint only (chat.postMessage, POST /2/tweets, POST /{page}/feed);
-look-ups (Slack history) answer normally. X refuses a text it already has, as X does.
+look-ups (Slack history) answer normally. X refuses a text it already has, as X does. Slack also
+answers chat.update (`slack.updates`) and views.open (`slack.views`); X GET /2/users/me and
+Facebook GET /{page} name the account.
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ class SlackServer(_FakeApi):
     name = "slack"
     channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS"}
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.updates: list[dict] = []
+        """Every chat.update, in order (the message in `posts` is changed too)."""
+        self.views: list[dict] = []
+        """Every modal opened (views.open): its trigger_id and view."""
+
     @property
     def base_url(self) -> str:
         return self.url + "/api/"
@@ -164,7 +173,24 @@ class SlackServer(_FakeApi):
             return 200, {}, {"ok": True, "channels": [{"id": i, "name": n} for n, i in self.channels.items()],
                              "response_metadata": {"next_cursor": ""}}
         if api == "chat.update":
+            with self._lock:
+                found = next((m for m in self.posts if m["channel"] == params.get("channel") and m["ts"] == params.get("ts")),
+                             None)
+                if found is None:
+                    return 200, {}, {"ok": False, "error": "message_not_found"}
+                blocks = params.get("blocks")
+                found.update(text=params.get("text"), blocks=json.loads(blocks) if isinstance(blocks, str) else blocks)
+                self.updates.append({"channel": found["channel"], "ts": found["ts"], "text": found["text"],
+                                     "blocks": found["blocks"]})
             return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        if api == "views.open":
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not params.get("trigger_id") or not isinstance(view, dict):
+                return 200, {}, {"ok": False, "error": "invalid_arguments"}
+            with self._lock:
+                self.views.append({"trigger_id": params["trigger_id"], "view": view})
+            return 200, {}, {"ok": True, "view": {"id": f"V{self._next_id():08d}", **view}}
         return 200, {}, {"ok": False, "error": "unknown_method"}
 
 

@@ -22,7 +22,7 @@ from tests.support.posters import (
     meetup_events,
 )
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture

@@ -174,6 +174,7 @@ class Publisher:
         self._built: dict[tuple[str, str], Channel] = {}
         self._build_lock = threading.Lock()
         self._names: dict[str, str] = {}
+        self._asked: set[str] = set()
         self._done = 0
         self._total = 0
 
@@ -208,6 +209,7 @@ class Publisher:
                 return report
             report.recovered = self.recover(store)
             report.withdrawn_started = self._withdraw_started(store)
+            self._ask_names(store)
             if send_approval_requests:
                 from posters.slack_approvals import send_approval_requests as send_requests
                 report.approval_requests, errors = send_requests(self.config, store, self.channel)
@@ -499,30 +501,55 @@ class Publisher:
     def _load_names(self, store: PostStore) -> None:
         cutoff = iso(self.now() - dt.timedelta(days=NAME_CACHE_DAYS))
         for channel_config in self.channels.values():
-            cached = store.meta(_name_key(channel_config))
-            if cached:
-                asked_at, _, name = cached.partition(" ")
-                if asked_at >= cutoff and name:
-                    self._names[_name_key(channel_config)] = name
+            key = _name_key(channel_config)
+            asked_at, _, name = (store.meta(key) or "").partition(" ")
+            if asked_at and asked_at >= cutoff:
+                self._asked.add(key)
+                if name:
+                    self._names[key] = name
 
-    def _name(self, store: PostStore, post: Post, channel: Channel) -> None:
-        """Ask the API once for the account's name (a failure leaves the fallback wording)."""
-        channel_config = self.channels.get((post.city, post.channel))
-        if channel_config is None or _name_key(channel_config) in self._names:
+    def _ask_names(self, store: PostStore) -> None:
+        """Learn the names of the accounts not asked yet (so the queue names them before any post is sent)."""
+        for channel_config in self.channels.values():
+            if _name_key(channel_config) in self._names or _name_key(channel_config) in self._asked:
+                continue
+            try:
+                channel = self.channel(channel_config.city, channel_config.kind)
+            except Exception:  # noqa: BLE001 - a channel that cannot be built says so when it posts
+                continue
+            self._name(store, channel_config, channel)
+
+    def _name(self, store: PostStore, post_or_config, channel: Channel) -> None:
+        """Ask the API once for the account's name (a failure leaves the fallback wording, and is
+        not asked again for NAME_CACHE_DAYS)."""
+        channel_config = (post_or_config if isinstance(post_or_config, ChannelSettings)
+                          else self.channels.get((post_or_config.city, post_or_config.channel)))
+        if channel_config is None:
+            return
+        key = _name_key(channel_config)
+        if key in self._names or key in self._asked:
             return
         try:
             name = channel.account_name()
         except Exception:  # noqa: BLE001 - a name is a nicety; never a reason not to post
             name = None
+        name = " ".join((name or "").split())[:80]
+        self._asked.add(key)
         if name:
-            name = " ".join(name.split())[:80]
-            self._names[_name_key(channel_config)] = name
-            with store.transaction() as con:
-                store.set_meta(con, _name_key(channel_config), f"{iso(self.now())} {name}")
+            self._names[key] = name
+        with store.transaction() as con:
+            store.set_meta(con, key, f"{iso(self.now())} {name}".rstrip())
 
 
 def _name_key(channel_config: ChannelSettings) -> str:
     return f"account_name:{channel_config.key}:{channel_config.account}"
+
+
+def known_where(store: PostStore, channel_config: ChannelSettings) -> str:
+    """Where a channel's posts go, by the account name a publish run learnt (if one did)."""
+    cached = store.meta(_name_key(channel_config)) or ""
+    name = cached.partition(" ")[2] or None
+    return channel_config.channel_kind.where(channel_config, name)
 
 
 def _minutes(minutes: float) -> str:

@@ -161,6 +161,33 @@ class PostStore:
             "AND (not_before IS NULL OR not_before <= ?) ORDER BY due_at, id", [stamp, stamp]).fetchall()
         return [Post.from_row(row) for row in rows]
 
+    def count_waiting_approval(self, cities: tuple[str, ...] | None) -> int:
+        """Drafts awaiting approval in `cities` (None: every city)."""
+        sql = "SELECT count(*) FROM posts WHERE state = 'pending_approval'"
+        params: list = []
+        if cities is not None:
+            sql += f" AND city IN ({','.join('?' * len(cities))})"
+            params = list(cities)
+        return self._con.execute(sql, params).fetchone()[0]
+
+    def published_times(self) -> dict[int, str]:
+        """Post id → when it was published (its audit entry's time)."""
+        rows = self._con.execute("SELECT post_id, max(at) FROM audit WHERE new_state = 'published' "
+                                 "AND coalesce(old_state, '') != 'published' GROUP BY post_id").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def histories(self, post_ids: list[int]) -> dict[int, list[AuditEntry]]:
+        """The audit entries of many posts at once, oldest first."""
+        found: dict[int, list[AuditEntry]] = {post_id: [] for post_id in post_ids}
+        for start in range(0, len(post_ids), 500):
+            chunk = post_ids[start:start + 500]
+            rows = self._con.execute(
+                "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail FROM audit "
+                f"WHERE post_id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall()
+            for row in rows:
+                found[row[0]].append(AuditEntry(*row))
+        return found
+
     def audit(self, post_id: int) -> list[AuditEntry]:
         rows = self._con.execute(
             "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "

@@ -73,7 +73,8 @@ def test_a_year_of_history_posts_nothing(make_config, servers, secrets_env, tmp_
     assert upcoming, "the history should hold upcoming meetups, or this test proves nothing"
     report = Publisher(config).run()
     assert report.sync.drafted == 0 and report.outcomes == []
-    assert not any(servers[k].requests for k in servers)
+    # Nothing is posted (the accounts' names are asked, once: GETs only).
+    assert [r.path for k in servers for r in servers[k].requests] == ["/2/users/me", "/v21.0/1122334455"]
     # A meetup created after the channel was enabled is announced.
     load(config, tmp_path, meetup_events("new1", created=dt.datetime.now(dt.UTC),
                                          starts=NOW + dt.timedelta(days=4), city="sydney"))

@@ -80,11 +80,21 @@ def _may_review(user) -> bool:
 
 
 def _pending_badge(user) -> int | None:
+    """Drafts of the person's cities awaiting approval; None when there are none (or no posts file:
+    a dashboards page never creates one, and never fails because of one)."""
+    from pulse.core.warehouse import data_folder
+
+    from posters.store import FILE_NAME
+
     config = current_app.extensions.get(CONFIG_KEY)
-    if config is None:
+    if config is None or not (data_folder(config) / FILE_NAME).exists():
         return None
-    with PostStore(config) as store:
-        count = store.count_waiting_approval(None if user.is_admin else tuple(user.cities))
+    try:
+        with PostStore(config) as store:
+            count = store.count_waiting_approval(None if user.is_admin else tuple(user.cities))
+    except Exception:  # noqa: BLE001 - a count in the top bar is never worth a failed page
+        current_app.logger.exception("posts: could not count the drafts awaiting approval")
+        return None
     return count or None
 
 

@@ -164,3 +164,14 @@ def test_meetups_created_before_the_channel_are_counted_and_posted_once_it_is_en
     raw["cities"]["sydney"]["channels"]["x"]["enabled_since"] = "2020-01-01T00:00:00Z"
     later = Publisher(make_config(**raw)).run()
     assert later.sync.drafted == 3 and later.count("published") == 3 and later.sync.skipped == {}
+
+
+def test_characters_x_refuses_reach_no_channel(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers))
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=1),
+                                                          starts=NOW + dt.timedelta(days=3),
+                                                          title="Zero\ufeffwidth \ufffenight\uffff", venue="Hall\ufeff"))
+    assert Publisher(config).run().count("published") == 3
+    sent = [p.get("text") or p.get("message") for k in ("slack", "x", "facebook") for p in servers[k].posts]
+    assert len(sent) == 3 and all("Zerowidth night" in text and "Hall" in text for text in sent)
+    assert not any(ch in text for text in sent for ch in "\ufeff\ufffe\uffff")

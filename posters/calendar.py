@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pulse.core.instants import parse_iso
@@ -107,7 +106,7 @@ def calendar_view(posts: list[Post], published: dict[int, str], *, span: str, da
             post_id=post.id, city=post.city, title=post.snapshot.get("title") or post.event_id, channel=post.channel,
             channel_label=kind_of(post.channel).label + (f" {kind}" if kind else ""), kind=post.kind, state=post.state,
             time=f"{seen:%H:%M} {seen.tzname()}", at=at,
-            href=f"/posts/meetup/{post.city}/{quote(post.event_id, safe='')}#post-{post.id}"))
+            href=f"/posts/{post.id}#post-{post.id}"))
     for entry_day in days.values():
         entry_day.entries.sort(key=lambda e: (e.at, e.post_id))
     return Calendar(span=span, title=title, day=day, previous=previous, next=following, today=today,

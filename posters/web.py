@@ -53,8 +53,7 @@ STATE_LABELS = {"pending_approval": "Awaiting approval", "approved": "Approved",
                 "withdrawn": "Withdrawn", "needs_attention": "Needs attention"}
 KIND_LABELS = {"announce": "Announcement", "update": "Update", "cancel": "Cancellation"}
 EDITABLE = ("pending_approval", "approved", "scheduled", "failed")
-_BACK = re.compile(r"/posts(/calendar|/meetup/[a-z0-9][a-z0-9-]*/[A-Za-z0-9_.~%-]{1,200})?"
-                   r"(\?[A-Za-z0-9_.~%=&+-]{0,400})?(#[A-Za-z0-9_-]{1,60})?")
+_BACK = re.compile(r"/posts(/calendar|/\d{1,12})?(\?[A-Za-z0-9_.~%=&+-]{0,400})?(#[A-Za-z0-9_-]{1,60})?")
 MAX_REASON = 500
 
 
@@ -150,13 +149,8 @@ class Card:
 
     @property
     def path(self) -> str:
-        return f"/posts/meetup/{self.city}/{_quote(self.event_id)}"
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+        """The card's own page (named by its first post: a meetup id is the platform's text)."""
+        return f"/posts/{self.posts[0].post.id}"
 
 
 def local(stamp: str | None, timezone: str) -> str:
@@ -302,15 +296,13 @@ def make_blueprint(config: Config) -> Blueprint:
     def queue():
         return queue_page(filters(request.args))
 
-    @bp.get("/posts/meetup/<city>/<path:event_id>")
-    def meetup(city: str, event_id: str):
-        auth().require_city(city)
+    @bp.get("/posts/<int:post_id>")
+    def meetup(post_id: int):
+        """One meetup's card, with every post of it whatever its state (the calendar's entries open it)."""
         with PostStore(config) as store:
-            posts = store.find(city=city, event_id=event_id)
-            if not posts:
-                abort(404)
-            cards = build_cards(store, config, posts, now_utc())
-        return _queue_template(cards, {"view": "all", "city": city, "channel": ""}, back=cards[0].path,
+            post = post_for_user(store, post_id)
+            cards = build_cards(store, config, store.find(city=post.city, event_id=post.event_id), now_utc())
+        return _queue_template(cards, {"view": "all", "city": post.city, "channel": ""}, back=cards[0].path,
                                single=cards[0])
 
     def act(post_id: int, action, *, keep_text: str | None = None, reason_error: bool = False):
@@ -330,21 +322,16 @@ def make_blueprint(config: Config) -> Blueprint:
         from urllib.parse import parse_qsl, urlsplit
 
         parts = urlsplit(back)
-        if parts.path.startswith("/posts/meetup/"):
-            _, _, _, city, event_id = parts.path.split("/", 4)
-            return _single_page(city, _unquote(event_id), errors)
+        if parts.path.startswith("/posts/") and parts.path[7:].isdigit():
+            with PostStore(config) as store:
+                post = post_for_user(store, int(parts.path[7:]))
+                cards = build_cards(store, config, store.find(city=post.city, event_id=post.event_id), now_utc())
+            _apply_errors(cards, errors)
+            return _queue_template(cards, {"view": "all", "city": post.city, "channel": ""}, back=cards[0].path,
+                                   single=cards[0])
         chosen = filters(dict(parse_qsl(parts.query)))
         page, _ = queue_page(chosen, errors=errors)
         return page
-
-    def _single_page(city: str, event_id: str, errors: dict):
-        with PostStore(config) as store:
-            cards = build_cards(store, config, store.find(city=city, event_id=event_id), now_utc())
-        _apply_errors(cards, errors)
-        if not cards:
-            abort(404)
-        return _queue_template(cards, {"view": "all", "city": city, "channel": ""}, back=cards[0].path,
-                               single=cards[0])
 
     def what(post: Post) -> str:
         title = post.snapshot.get("title") or post.event_id
@@ -499,12 +486,6 @@ def measure_text(post: Post, plain: str) -> dict:
         return {"ok": False, "count": used, "limit": limit, "text": str(error)}
     used, limit = kind.count(sent)
     return {"ok": True, "count": used, "limit": limit, "text": f"{used}/{limit}"}
-
-
-def _unquote(value: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(value)
 
 
 def _one_line(message: str, post_id: int) -> str:

@@ -172,7 +172,7 @@ def test_organiser_of_another_city_sees_and_does_nothing(site):
     assert client.post(f"/posts/{post.id}/approve", data={"csrf_token": token_of(page)}).status_code == 404
     assert client.post(f"/posts/{post.id}/measure", data={"text": "hi"},
                        headers={"X-CSRF-Token": token_of(page)}).status_code == 404
-    assert client.get("/posts/meetup/sydney/m1").status_code == 404
+    assert client.get(f"/posts/{post.id}").status_code == 404
     assert posts_of(config)["x"].state == "pending_approval"
 
 
@@ -206,7 +206,8 @@ def test_the_calendar_shows_the_posts_and_opens_their_cards(site):
     due = dt.datetime.fromisoformat(posts_of(config)["x"].due_at.replace("Z", "+00:00"))
     week = client.get(f"/posts/calendar?span=week&date={due.date().isoformat()}").get_data(as_text=True)
     entries = re.findall(r'<a class="entry state-pending_approval" href="([^"]+)"', week)
-    assert len(entries) == 3 and all(href.startswith("/posts/meetup/sydney/m1#post-") for href in entries)
+    ids = sorted(p.id for p in posts_of(config).values())
+    assert sorted(entries) == [f"/posts/{i}#post-{i}" for i in ids]
     assert "<bdi class=\"entry-title\">Web &lt;b&gt;queue&lt;/b&gt;</bdi>" in week
     card = client.get(entries[0].split("#")[0]).get_data(as_text=True)
     assert card.count('class="post ') == 3 and entries[0].split("#")[1] in card
@@ -232,7 +233,7 @@ def test_slack_endpoint_is_reachable_without_sign_in_but_checks_signatures(site)
         assert store.get(post.id).state == "approved"
 
 
-@pytest.mark.parametrize("path", ["/posts/meetup/sydney/nope", "/posts/meetup/Sydney/m1"])
+@pytest.mark.parametrize("path", ["/posts/999", "/posts/0"])
 def test_a_meetup_page_that_is_not_there_is_404(site, path):
     _, app = site
     assert signed_in(app, "org@sydney.example").get(path).status_code == 404

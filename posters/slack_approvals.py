@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from pulse.core.config import Config, ConfigError, secret
+from pulse.core.egress import EgressRefused
 from pulse.people import People
 
 from posters import approvals
@@ -277,7 +278,7 @@ def _update_clicked(config: Config, store: PostStore, post: Post, via: str, clic
     """Say the decision in the message that was clicked (and in the post's own request message)."""
     try:
         channel = _slack_channel(config, post.city)
-    except (ConfigError, SendError) as error:
+    except (ConfigError, SendError, EgressRefused) as error:
         store.note(post.id, f"the approval request could not be updated: {error}")
         return
     if channel is None:
@@ -307,7 +308,7 @@ def _open_reject_form(config: Config, post: Post, shown_hash: str, clicked: str 
         if channel is None:
             return "Reject it in the Posts queue: this city has no Slack bot token to open the form with"
         channel.call(lambda: channel.client.views_open(trigger_id=trigger_id, view=view), "views.open")
-    except (ConfigError, SendError) as error:
+    except (ConfigError, SendError, EgressRefused) as error:
         return f"Could not open the form for a reason ({error}); reject it in the Posts queue"
     return None
 

@@ -241,7 +241,8 @@ class Publisher:
         return report
 
     def _plan_line(self, by_account: dict[str, list[Post]]) -> str:
-        """"12 posts due: X @a 10 (2 a minute: about 5 minutes), Slack #m 2": said before a run starts sending."""
+        """Said before a run starts sending: "12 posts due, about 5 minutes at the channels' rate
+        limits: X @a 11 (2 a minute: about 5 minutes), Slack #m 1"."""
         parts, longest = [], 0.0
         for posts in by_account.values():
             channel_config = self.channels[(posts[0].city, posts[0].channel)]

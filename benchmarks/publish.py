@@ -5,13 +5,18 @@ a few 429s and 500s on the way. Prints posts/s per channel against its limit, an
 numbers that must be 0: duplicates (a post the API received twice) and lost posts (approved but
 neither published nor on the server).
 
-    .venv/bin/python benchmarks/publish.py [--posts 1000] [--rate 600] [--faults 3]
+First, drafting one meetup whose title is `--title-chars` long on all three channels: as the
+stream gives it (unbounded, what drafting used to measure while it held the posts file's write
+lock) against the bounded text drafting now uses, and their ratio, measured in the same run.
+
+    .venv/bin/python benchmarks/publish.py [--posts 1000] [--rate 600] [--faults 3] [--title-chars 20000]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -21,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from posters import drafts  # noqa: E402
 from posters.publisher import Publisher  # noqa: E402
 from posters.store import PostStore, iso  # noqa: E402
 from pulse.core import config as config_module  # noqa: E402
@@ -33,8 +39,10 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=600.0, help="posts a minute per account")
     parser.add_argument("--faults", type=int, default=3, help="429s and 500s each server answers")
+    parser.add_argument("--title-chars", type=int, default=20_000, help="title length for the drafting figures")
     args = parser.parse_args()
     os.environ.update(SECRETS)
+    drafting_figures(args.title_chars)
     folder = Path(tempfile.mkdtemp(prefix="pulse-bench-publish-"))
     with SlackServer() as slack, XServer() as x, FacebookServer() as fb:
         servers = {"slack": slack, "x": x, "facebook": fb}
@@ -49,7 +57,7 @@ def main() -> None:
                 server.fail(500, {"ok": False, "error": "internal_error"} if server is slack else
                             {"error": {"message": "An unknown error has occurred.", "code": 1}} if server is fb else
                             {"title": "Internal Server Error", "status": 500})
-        starts = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
+        starts = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
         kinds = ("slack", "x", "facebook")
         with PostStore(config) as store, store.transaction() as con:
             for i in range(args.posts):
@@ -59,7 +67,7 @@ def main() -> None:
                            "x": {"text": text}, "facebook": {"message": text, "link": f"https://platform.example.com/e/{i}"}}[kind]
                 store.insert(con, actor="benchmark", city="bench", event_id=f"b{i}", channel=kind, kind="announce",
                              mode="approval", state="approved", text=text, content=content, snapshot={},
-                             starts_at=iso(starts), due_at=iso(dt.datetime.now(dt.timezone.utc)))
+                             starts_at=iso(starts), due_at=iso(dt.datetime.now(dt.UTC)))
         started = time.monotonic()
         Publisher(config).run(send_approval_requests=False)
         elapsed = time.monotonic() - started
@@ -86,6 +94,31 @@ def main() -> None:
         print(f"duplicates: {duplicates} (must be 0)")
         print(f"lost posts: {lost} (must be 0); not published: {not_published}")
         sys.exit(0 if duplicates == 0 and lost == 0 and not_published == 0 else 1)
+
+
+def drafting_figures(chars: int) -> None:
+    title = ("Night of the very long title " * (chars // 29 + 1))[:chars]
+    meetup = drafts.Meetup(city="bench", event_id="b", title=title, venue="Hall " * (chars // 10),
+                           starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3), created_at=None,
+                           timezone="Australia/Sydney", url="https://platform.example.com/e/b")
+    config = config_module.from_dict({"cities": {"bench": {"channels": {
+        "slack": {"channel": "#m", "token_env": "T"}, "facebook": {"page_id": "1", "page_token_env": "P"},
+        "x": {"api_key_env": "A", "api_secret_env": "B", "access_token_env": "C", "access_secret_env": "D"}}}}})
+    channel_list = config.cities[0].channels
+
+    def timed(value) -> float:
+        started = time.perf_counter()
+        for channel in channel_list:
+            with contextlib.suppress(drafts.DraftError):  # the unbounded text may not fit at all: timed anyway
+                drafts.draft(channel, "announce", value)
+        return time.perf_counter() - started
+
+    timed(drafts.prepare(meetup)[0])  # warm up (regexes, imports)
+    bounded = min(timed(drafts.prepare(meetup)[0]) for _ in range(5))
+    unbounded = timed(meetup)
+    print(f"drafting a meetup with a {chars:,}-character title and venue on Slack, X and Facebook: "
+          f"unbounded {unbounded * 1000:,.0f} ms, bounded {bounded * 1000:,.1f} ms "
+          f"({unbounded / bounded:,.0f} x faster)")
 
 
 if __name__ == "__main__":

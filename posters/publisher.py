@@ -13,10 +13,18 @@ Exactly once, across crashes:
    Slack 5xx) is treated the same way, except on X, whose duplicate-content check makes a
    resend safe (a duplicate refusal then means the first one went out: needs attention).
 
-Retries: timeouts, 5xx and 429 back off exponentially with jitter (or as long as the API's
-Retry-After / rate-limit reset says); auth errors, duplicates and rejected content fail at once
-with the API's message. Each account (a Slack token, an X user, a Facebook Page) is worked by
-its own thread with its own rate limit, so one slow or failing channel holds back no other.
+Retries: timeouts and 5xx back off exponentially with jitter, and count toward
+`max_attempts` (then the post is *failed*, for `pulse posts retry ID`); auth errors, duplicates
+and rejected content fail at once with the API's message. Throttling (429, Graph codes 4, 17,
+32, ...) is "later", not "never": it never counts as an attempt and never fails a post; the run
+waits for the API's reset time when that is short (`max_wait_seconds`), else the post and the
+rest of that account's posts wait, with the reset time, for the first run after it. Each account
+(a Slack token, an X user, a Facebook Page) is worked by its own thread with its own rate limit,
+so one slow or failing channel holds back no other.
+
+Every run ends by saying what waits for a person (failed posts, posts that need attention,
+drafts awaiting approval), whichever run it happened in; `pulse publish` exits 1 while any post
+is failed or needs attention, so cron notices.
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from pulse.core import locks
 from pulse.core.config import Config, ConfigError, check_secrets
 from pulse.core.egress import EgressRefused, check_url
+from pulse.core.output import printable
 from pulse.core.retry import Backoff
 from pulse.core.warehouse import data_folder
 
@@ -43,6 +52,10 @@ from posters.store import Post, PostError, PostStore, iso, now_utc
 
 ACTOR = "pulse (publisher)"
 LOCK_NAME = "posts.lock"
+THROTTLED_TRIES_PER_RUN = 3
+"""Tries of one post a run makes while throttled without being told until when."""
+NAME_CACHE_DAYS = 7
+"""An account's name (X handle, Page name) is asked again after this long."""
 
 
 class PublisherBusy(Exception):
@@ -55,6 +68,19 @@ class Outcome:
     where: str
     state: str
     detail: str = ""
+    hold_until: dt.datetime | None = None
+    """Throttled past this run: the account's next post waits until then too."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A post that waits for a person, whichever run left it so."""
+
+    post_id: int
+    where: str
+    state: str
+    what: str
+    fix: str
 
 
 @dataclass
@@ -64,9 +90,20 @@ class PublishReport:
     recovered: list[Outcome] = field(default_factory=list)
     approval_requests: int = 0
     errors: list[str] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
+    """Failed posts and posts that need attention, all of them (not only this run's)."""
+    pending_approval: dict[str, int] = field(default_factory=dict)
+    """City → drafts awaiting approval."""
+    withdrawn_started: int = 0
 
     def count(self, state: str) -> int:
-        return sum(1 for o in self.outcomes if o.state == state)
+        """Posts that ended this run in `state`, those settled after a crash included."""
+        return sum(1 for o in self.outcomes + self.recovered if o.state == state)
+
+    @property
+    def needs_a_person(self) -> bool:
+        """Any post failed or needs attention, or an outcome was an error: what `pulse publish` exits 1 for."""
+        return bool(self.waiting) or any(o.state == "error" for o in self.outcomes + self.recovered)
 
 
 class RateLimiter:
@@ -119,6 +156,9 @@ def channel_configs(config: Config) -> dict[tuple[str, str], ChannelSettings]:
 
 
 class Publisher:
+    """One `pulse publish` run. `say` gets a line for each post as it is done, and one at the
+    start of a long run (how many posts, how long the rate limits make it), from any thread."""
+
     def __init__(self, config: Config, *, now: Callable[[], dt.datetime] = now_utc,
                  sleep: Callable[[float], None] = time.sleep, channel_factory=make_channel,
                  rng: random.Random | None = None, say: Callable[[str], None] = lambda line: None,
@@ -128,7 +168,8 @@ class Publisher:
         self.sleep = sleep
         self.channel_factory = channel_factory
         self.rng = rng or random.Random()
-        self.say = say
+        self._say = say
+        self._say_lock = threading.Lock()
         self.builder = builder
         """What builds stale metrics before drafting (the CLI passes the pipeline's, which also
         publishes the dashboards' snapshot); None: analytics' own build."""
@@ -136,6 +177,14 @@ class Publisher:
         self.channels = channel_configs(config)
         self._built: dict[tuple[str, str], Channel] = {}
         self._build_lock = threading.Lock()
+        self._names: dict[str, str] = {}
+        self._asked: set[str] = set()
+        self._done = 0
+        self._total = 0
+
+    def say(self, line: str) -> None:
+        with self._say_lock:
+            self._say(line)
 
     # -- the run --------------------------------------------------------------------------
 
@@ -151,6 +200,7 @@ class Publisher:
     def _run(self, dry_run: bool, send_approval_requests: bool) -> PublishReport:
         report = PublishReport()
         with PostStore(self.config) as store:
+            self._load_names(store)
             report.sync = sync(self.config, store, self.now(), builder=self.builder)
             report.errors.extend(report.sync.errors)
             if dry_run:
@@ -159,8 +209,11 @@ class Publisher:
                                                     "left by a run that stopped mid-call: would be settled first"))
                 for post in store.due(self.now()):
                     report.outcomes.append(Outcome(post.id, self.where(post), "would publish", dry_run_text(post)))
+                self._waiting(store, report)
                 return report
             report.recovered = self.recover(store)
+            report.withdrawn_started = self._withdraw_started(store)
+            self._ask_names(store)
             if send_approval_requests:
                 from posters.slack_approvals import send_approval_requests as send_requests
                 report.approval_requests, errors = send_requests(self.config, store, self.channel)
@@ -174,11 +227,67 @@ class Publisher:
                                                "channel no longer configured: left as it is"))
                 continue
             by_account[channel_config.account].append(post)
+        self._total = sum(len(posts) for posts in by_account.values())
+        self._done = 0
+        if self._total:
+            with PostStore(self.config) as store:
+                for posts in by_account.values():
+                    # A channel that cannot be built is the post's to report, not this line's.
+                    with contextlib.suppress(Exception):
+                        self._name(store, posts[0], self.channel(posts[0].city, posts[0].channel))
+            self.say(self._plan_line(by_account))
         if by_account:
             with ThreadPoolExecutor(max_workers=len(by_account)) as pool:
                 for outcomes in pool.map(self._work_account, by_account.values()):
                     report.outcomes.extend(outcomes)
+        with PostStore(self.config) as store:
+            self._waiting(store, report)
         return report
+
+    def _plan_line(self, by_account: dict[str, list[Post]]) -> str:
+        """Said before a run starts sending: "12 posts due, about 5 minutes at the channels' rate
+        limits: X @a 11 (2 a minute: about 5 minutes), Slack #m 1"."""
+        parts, longest = [], 0.0
+        for posts in by_account.values():
+            channel_config = self.channels[(posts[0].city, posts[0].channel)]
+            minutes = (len(posts) - 1) / channel_config.rate
+            longest = max(longest, minutes)
+            rate = f"{channel_config.rate:g} a minute"
+            parts.append(f"{self.where(posts[0], bare=True)} {len(posts)}"
+                         + (f" ({rate}: about {_minutes(minutes)})" if minutes >= 1 else ""))
+        head = f"{self._total} post{'s' if self._total != 1 else ''} due"
+        if longest >= 1:
+            head += f", about {_minutes(longest)} at the channels' rate limits"
+        return f"{head}: " + ", ".join(parts)
+
+    def _withdraw_started(self, store: PostStore) -> int:
+        """Drafts of meetups that have started can never go out: withdrawn, so nothing waits for them."""
+        stamp = iso(self.now())
+        stale = [p for p in store.find(states=("pending_approval", "failed")) if p.kind != "cancel" and p.starts_at <= stamp]
+        for post in stale:
+            with store.transaction() as con:
+                store.change(con, post.id, actor=ACTOR, action="withdraw", state="withdrawn",
+                             detail="the meetup has already started", expect=("pending_approval", "failed"))
+        return len(stale)
+
+    def _waiting(self, store: PostStore, report: PublishReport) -> None:
+        """What waits for a person now: every failed post and post that needs attention, and how
+        many drafts await approval per city."""
+        for post in store.find(states=("failed", "needs_attention")):
+            where = self.where(post)
+            title = (post.snapshot.get("title") or post.event_id)
+            what = f"{post.kind} of “{title}”"
+            if post.state == "failed":
+                fix = (f"fix the cause, then `pulse posts retry {post.id}` to send it again "
+                       f"(or `pulse posts reject {post.id} --reason R --as EMAIL`)")
+                report.waiting.append(Waiting(post.id, where, post.state, f"{what}: {post.last_error or 'failed'}", fix))
+            else:
+                fix = (f"check {where}, then `pulse posts resolve {post.id} --published URL` if it is there, "
+                       "else `--not-published` to send it again")
+                report.waiting.append(Waiting(post.id, where, post.state,
+                                              f"{what}: {post.last_error or 'it may or may not be out'}", fix))
+        for post in store.find(state="pending_approval"):
+            report.pending_approval[post.city] = report.pending_approval.get(post.city, 0) + 1
 
     # -- crash recovery -------------------------------------------------------------------
 
@@ -187,13 +296,14 @@ class Publisher:
         outcomes = []
         for post in store.find(state="publishing"):
             parent = store.get(post.parent_id) if post.parent_id else None
-            where = self.where(post, store)
             try:
                 channel = self.channel(post.city, post.channel)
             except Exception as error:  # noqa: BLE001 - a missing secret or channel: flag it, never resend
                 channel, lookup_error = None, str(error)
             else:
                 lookup_error = ""
+                self._name(store, post, channel)
+            where = self.where(post)
             if channel is not None and channel.can_look_up:
                 try:
                     found = channel.find_sent(post, parent)
@@ -223,17 +333,35 @@ class Publisher:
 
     def _work_account(self, posts: list[Post]) -> list[Outcome]:
         outcomes = []
+        hold_until: dt.datetime | None = None
         with PostStore(self.config) as store:
             for post in posts:
                 try:
-                    outcomes.append(self._publish_one(store, post))
+                    if hold_until is not None:
+                        outcome = self._hold(store, post, hold_until)
+                    else:
+                        outcome = self._publish_one(store, post)
+                        hold_until = outcome.hold_until
                 except Exception as error:  # noqa: BLE001 - one bad post never stops the others
-                    outcomes.append(Outcome(post.id, f"{post.channel} of {post.city}", "error",
-                                            f"{type(error).__name__}: {error}"))
+                    outcome = Outcome(post.id, f"{post.channel} of {post.city}", "error",
+                                      f"{type(error).__name__}: {error}")
+                outcomes.append(outcome)
+                with self._say_lock:
+                    self._done += 1
+                    self._say(f"[{self._done}/{self._total}] " + outcome_line(outcome))
         return outcomes
 
+    def _hold(self, store: PostStore, post: Post, until: dt.datetime) -> Outcome:
+        """The account is throttled past this run: the post waits (not an attempt) until then."""
+        with store.transaction() as con:
+            current = store.change(con, post.id, actor=ACTOR, action="wait", not_before=iso(until),
+                                   detail=f"the account is throttled; not before {iso(until)}",
+                                   expect=("approved", "scheduled"))
+        return Outcome(post.id, self.where(current), "throttled",
+                       f"the account is throttled: it goes out with the first run after {_clock(until)}")
+
     def _publish_one(self, store: PostStore, post: Post) -> Outcome:
-        where = self.where(post, store)
+        where = self.where(post)
         if post.kind != "cancel" and post.starts_at <= iso(self.now()):
             with store.transaction() as con:
                 store.change(con, post.id, actor=ACTOR, action="withdraw", state="withdrawn",
@@ -250,8 +378,11 @@ class Publisher:
                 store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=str(error),
                              expect=("approved", "scheduled"))
             return Outcome(post.id, where, "failed", str(error))
+        self._name(store, post, channel)
+        where = self.where(post)
         waiting_state = post.state
         unknown_before = False
+        throttled_tries, throttled_waited = 0, 0.0
         while True:
             self.limiter.wait(channel_config.account, channel_config.rate)
             with store.transaction() as con:
@@ -274,13 +405,33 @@ class Publisher:
                                  not_before=None)
                 return Outcome(post.id, where, "published", sent.url)
 
+            if failure.throttled:
+                # "Later", not "never": not an attempt, and the post waits for the API's reset.
+                throttled_tries += 1
+                wait = failure.retry_after if failure.retry_after is not None else self.backoff(throttled_tries)
+                not_before = self.now() + dt.timedelta(seconds=wait)
+                with store.transaction() as con:
+                    store.change(con, post.id, actor=ACTOR, action="throttled", state=waiting_state,
+                                 attempts=current.attempts - 1, not_before=iso(not_before),
+                                 last_error=f"{failure.message} (throttled: it waits, this is not a failure)",
+                                 detail=f"throttled; not before {iso(not_before)}; not counted as an attempt")
+                self.limiter.hold(channel_config.account, wait)
+                if (throttled_waited + wait > self.config.publisher.max_wait_seconds
+                        or (failure.retry_after is None and throttled_tries >= THROTTLED_TRIES_PER_RUN)):
+                    return Outcome(post.id, where, "throttled",
+                                   f"{failure.message}: it goes out with the first run after {_clock(not_before)}",
+                                   hold_until=not_before)
+                throttled_waited += wait
+                self.sleep(wait)
+                continue
+
             if failure.outcome == "permanent":
                 if failure.duplicate and unknown_before:
                     return self._attention(store, post, where, f"{failure.message}: the earlier attempt, whose answer "
                                                                "was lost, most likely went out")
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=failure.message)
-                return Outcome(post.id, where, "failed", failure.message)
+                return Outcome(post.id, where, "failed", f"{failure.message}; then `pulse posts retry {post.id}`")
 
             if failure.outcome == "unknown":
                 if channel.can_look_up:
@@ -302,20 +453,19 @@ class Publisher:
             # Retry: it did not go out (or we know it did not).
             attempts = current.attempts
             if attempts >= self.config.publisher.max_attempts:
+                message = f"gave up after {attempts} attempts: {failure.message}"
                 with store.transaction() as con:
-                    store.change(con, post.id, actor=ACTOR, action="fail", state="failed",
-                                 last_error=f"gave up after {attempts} attempts: {failure.message}")
-                return Outcome(post.id, where, "failed", f"gave up after {attempts} attempts: {failure.message}")
+                    store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=message)
+                return Outcome(post.id, where, "failed", f"{message}; then `pulse posts retry {post.id}`")
             wait = failure.retry_after if failure.retry_after is not None else self.backoff(attempts)
             not_before = self.now() + dt.timedelta(seconds=wait)
             with store.transaction() as con:
                 store.change(con, post.id, actor=ACTOR, action="retry later", state=waiting_state,
                              last_error=failure.message, not_before=iso(not_before),
                              detail=f"attempt {attempts} failed; next not before {iso(not_before)}")
-            if failure.retry_after is not None:
-                self.limiter.hold(channel_config.account, wait)
             if wait > self.config.publisher.max_wait_seconds:
-                return Outcome(post.id, where, waiting_state, f"{failure.message}; throttled for {wait:.0f} s: the next run sends it")
+                return Outcome(post.id, where, waiting_state,
+                               f"{failure.message}; the first run after {_clock(not_before)} sends it")
             self.sleep(wait)
 
     def _attention(self, store: PostStore, post: Post, where: str, reason: str) -> Outcome:
@@ -340,12 +490,85 @@ class Publisher:
                 self._built[(city, kind)] = self.channel_factory(channel_config, self.config.publisher)
             return self._built[(city, kind)]
 
-    def where(self, post: Post, store: PostStore | None = None) -> str:
+    def where(self, post: Post, *, bare: bool = False) -> str:
+        """Where a post goes, by the account's own name when known ("X @pulse_syd (sydney)")."""
         channel_config = self.channels.get((post.city, post.channel))
         if channel_config is None:
             return f"{post.channel} of {post.city} (not configured)"
+        shown = channel_config.channel_kind.where(channel_config, self._names.get(_name_key(channel_config)))
+        if bare:
+            return shown
         follow = " (follow-up)" if post.parent_id else ""
-        return f"{channel_config.channel_kind.where(channel_config)} ({post.city}){follow}"
+        return f"{shown} ({post.city}){follow}"
+
+    # -- account names, asked once and kept in the posts file ------------------------------
+
+    def _load_names(self, store: PostStore) -> None:
+        cutoff = iso(self.now() - dt.timedelta(days=NAME_CACHE_DAYS))
+        for channel_config in self.channels.values():
+            key = _name_key(channel_config)
+            asked_at, _, name = (store.meta(key) or "").partition(" ")
+            if asked_at and asked_at >= cutoff:
+                self._asked.add(key)
+                if name:
+                    self._names[key] = name
+
+    def _ask_names(self, store: PostStore) -> None:
+        """Learn the names of the accounts not asked yet (so the queue names them before any post is sent)."""
+        for channel_config in self.channels.values():
+            if _name_key(channel_config) in self._names or _name_key(channel_config) in self._asked:
+                continue
+            try:
+                channel = self.channel(channel_config.city, channel_config.kind)
+            except Exception:  # noqa: BLE001 - a channel that cannot be built says so when it posts
+                continue
+            self._name(store, channel_config, channel)
+
+    def _name(self, store: PostStore, post_or_config, channel: Channel) -> None:
+        """Ask the API once for the account's name (a failure leaves the fallback wording, and is
+        not asked again for NAME_CACHE_DAYS)."""
+        channel_config = (post_or_config if isinstance(post_or_config, ChannelSettings)
+                          else self.channels.get((post_or_config.city, post_or_config.channel)))
+        if channel_config is None:
+            return
+        key = _name_key(channel_config)
+        if key in self._names or key in self._asked:
+            return
+        try:
+            name = channel.account_name()
+        except Exception:  # noqa: BLE001 - a name is a nicety; never a reason not to post
+            name = None
+        name = " ".join((name or "").split())[:80]
+        self._asked.add(key)
+        if name:
+            self._names[key] = name
+        with store.transaction() as con:
+            store.set_meta(con, key, f"{iso(self.now())} {name}".rstrip())
+
+
+def _name_key(channel_config: ChannelSettings) -> str:
+    return f"account_name:{channel_config.key}:{channel_config.account}"
+
+
+def known_where(store: PostStore, channel_config: ChannelSettings) -> str:
+    """Where a channel's posts go, by the account name a publish run learnt (if one did)."""
+    cached = store.meta(_name_key(channel_config)) or ""
+    name = cached.partition(" ")[2] or None
+    return channel_config.channel_kind.where(channel_config, name)
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes:.0f} minute{'s' if round(minutes) != 1 else ''}" if minutes < 90 else f"{minutes / 60:.1f} hours"
+
+
+def _clock(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """One line for an outcome (user text escaped for a terminal)."""
+    detail = f" ({outcome.detail})" if outcome.detail else ""
+    return printable(f"post {outcome.post_id} -> {outcome.where}: {outcome.state}{detail}")
 
 
 def _waiting_state(post: Post) -> str:

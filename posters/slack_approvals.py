@@ -9,6 +9,15 @@ to an organiser of the post's city. Malformed signature headers or a body that i
 are refused with 400 before anything is written.
 The button carries the post id and a fingerprint of the wording it showed: a click on a
 preview of wording that changed since is refused.
+
+After a decision the request message itself says it (approved by whom, or rejected by whom and
+why) and loses its buttons: at once for a click in Slack, with the next publish run for a
+decision taken in the web queue or the CLI. Reject opens a form (a Slack modal) for the reason.
+
+A request is sent once, like a post: `approval_request` is set to `?` (committed) before the
+message is sent and to the message's `channel/ts` after; the message carries a marker in its
+metadata, so a request whose answer was lost (a timeout, a crash) is looked up in the channel
+by the next run instead of being sent again.
 """
 
 from __future__ import annotations
@@ -18,81 +27,180 @@ import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from pulse.core.config import Config, ConfigError, secret
+from pulse.core.egress import EgressRefused
 from pulse.people import People
 from pulse.web import security_log
 
 from posters import approvals
-from posters.channels import SendError, kind_of
+from posters.channels import SendError, kind_of, make_channel
 from posters.channels.slack import SlackKind, escape as escape_slack
-from posters.store import PostError, PostStore
+from posters.store import Post, PostError, PostStore, parse_iso
 
 MAX_AGE_SECONDS = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 APPROVE, REJECT = "pulse_approve", "pulse_reject"
+REJECT_VIEW = "pulse_reject_reason"
+REQUEST_EVENT = "pulse_approval_request"
+SENDING = "?"
+"""`approval_request` while a request is on its way, or when its answer was lost: look it up first."""
+REASON_LIMIT = 500
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     text: str
+    body: dict | None = None
+    """What to answer instead of the ephemeral text (a modal's `response_action`)."""
 
     def json(self) -> dict:
+        if self.body is not None:
+            return self.body
         return {"response_type": "ephemeral", "replace_original": False, "text": self.text}
 
 
-def approval_message(post) -> tuple[str, list[dict]]:
-    """The organisers' channel message for a draft: its exact wording, and the two buttons."""
+def request_marker(post: Post) -> str:
+    """What a request message carries to be found again: the post, and the wording it shows."""
+    return f"{post.marker}:{approvals.text_hash(post)}"
+
+
+def approval_message(post: Post, decided: str | None = None) -> tuple[str, list[dict]]:
+    """The organisers' channel message for a draft: its exact wording, and the two buttons (or,
+    once decided, what was decided instead of them)."""
     kind = kind_of(post.channel)
-    label = f"{kind.label} {post.kind} for {post.city} (post {post.id})"
-    quoted = "\n".join("> " + line for line in escape_slack(post.text).split("\n"))
+    title = escape_slack(post.snapshot.get("title") or post.event_id)
+    label = f"{kind.label} {post.kind} of “{title}” for {post.city}"
+    quoted = "\n".join("> " + line for line in post.text.split("\n")) if post.channel == SlackKind.name else \
+        "\n".join("> " + line for line in escape_slack(post.text).split("\n"))
     detail = kind.measure(post.text) or (f"link: {post.content['link']}" if post.content.get("link") else "")
     value = f"{post.id}:{approvals.text_hash(post)}"
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Approval needed:* {label}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Approval needed:* {label}"[:2900]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": quoted[:2900]}},
     ]
     if detail:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(detail)}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(detail)[:2900]}]})
+    if decided:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": decided[:2900]}]})
+        return f"{decided} ({label})"[:3000], blocks
     blocks.append({"type": "actions", "elements": [
         {"type": "button", "style": "primary", "action_id": APPROVE, "value": value,
          "text": {"type": "plain_text", "text": "Approve"}},
         {"type": "button", "style": "danger", "action_id": REJECT, "value": value,
-         "text": {"type": "plain_text", "text": "Reject"}},
+         "text": {"type": "plain_text", "text": "Reject…"}},
     ]})
-    return f"Approval needed: {label}", blocks
+    return f"Approval needed: {label}"[:3000], blocks
+
+
+def decision_text(post: Post, via: str = "") -> str | None:
+    """What a decided request message says (None while the post still awaits approval)."""
+    zone = ZoneInfo(post.snapshot.get("timezone") or "UTC")
+
+    def when(stamp: str | None) -> str:
+        return parse_iso(stamp).astimezone(zone).strftime("%a %-d %b, %H:%M %Z") if stamp else ""
+
+    how = f" ({via})" if via else ""
+    if post.state == "pending_approval":
+        return None
+    if post.state == "rejected":
+        return (f":x: Rejected by {escape_slack(post.rejected_by or '?')}{how} at {when(post.updated_at)}: "
+                f"{escape_slack(post.reject_reason or '')}")
+    if post.approved_by and post.state in ("approved", "publishing", "published", "scheduled"):
+        after = {"published": "published", "publishing": "being published"}.get(post.state,
+                                                                               "it goes out with the next publish run")
+        return f":white_check_mark: Approved by {escape_slack(post.approved_by)}{how} at {when(post.approved_at)}: {after}"
+    return f":information_source: No longer awaiting approval: {post.state.replace('_', ' ')}"
 
 
 def send_approval_requests(config: Config, store: PostStore, channel_for) -> tuple[int, list[str]]:
-    """Send each draft awaiting approval (and not yet sent) to its city's organisers' channel."""
+    """Send each draft awaiting approval (and not yet sent) to its city's organisers' channel, once;
+    and update the request messages of posts decided elsewhere (the web queue, the CLI)."""
     sent, errors = 0, []
     for city in config.cities:
         if not city.approvals_slack_channel:
             continue
-        waiting = [p for p in store.find(state="pending_approval", city=city.slug) if not p.approval_request]
-        if not waiting:
+        posts = store.find(city=city.slug)
+        waiting = [p for p in posts if p.state == "pending_approval" and p.approval_request in (None, SENDING)]
+        decided = [p for p in posts if p.state != "pending_approval" and p.approval_request not in (None, SENDING)
+                   and p.approval_settled != p.state]
+        if not waiting and not decided:
             continue
+        where = f"cities.{city.slug}.approvals_slack_channel"
         try:
-            client = channel_for(city.slug, SlackKind.name).client
+            channel = channel_for(city.slug, SlackKind.name)
         except (ConfigError, SendError, PostError) as error:
-            errors.append(f"cities.{city.slug}.approvals_slack_channel: {error}")
+            errors.append(f"{where}: {error}")
             continue
         for post in waiting:
-            text, blocks = approval_message(post)
             try:
-                answer = client.chat_postMessage(channel=city.approvals_slack_channel, text=text, blocks=blocks,
-                                                 unfurl_links=False)
-            except Exception as error:  # noqa: BLE001 - an approval request is retried next run
-                errors.append(f"approval request for post {post.id} to {city.approvals_slack_channel}: {error}")
+                if _send_request(store, channel, city.approvals_slack_channel, post):
+                    sent += 1
+            except SendError as error:
+                errors.append(f"{where}: approval request for post {post.id}: {error.message} "
+                              "(the next run looks for it, and sends it only if it is not there)")
                 break
-            with store.transaction() as con:
-                store.change(con, post.id, actor="pulse (publisher)", action="approval requested",
-                             detail=f"sent to Slack {city.approvals_slack_channel}",
-                             approval_request=f"{answer['channel']}/{answer['ts']}")
-            sent += 1
+        for post in decided:
+            problem = settle_message(store, channel, post)
+            if problem:
+                errors.append(f"{where}: {problem}")
     return sent, errors
+
+
+def _send_request(store: PostStore, channel, approvals_channel: str, post: Post) -> bool:
+    """Send one request unless it is there already (a lost answer); True when one was sent."""
+    marker = request_marker(post)
+    if post.approval_request == SENDING:
+        found = channel.find_marked(approvals_channel, REQUEST_EVENT, marker)
+        if found is not None:
+            with store.transaction() as con:
+                store.change(con, post.id, actor="pulse (publisher)", action="approval request found",
+                             detail=f"its answer was lost; found in Slack {approvals_channel} by its marker",
+                             approval_request=found.external_id, expect=("pending_approval",))
+            return False
+    with store.transaction() as con:
+        current = store.get(post.id)
+        if current.state != "pending_approval" or approvals.text_hash(current) != approvals.text_hash(post):
+            return False  # changed meanwhile: the next run sends the new wording
+        store.change(con, post.id, actor="pulse (publisher)", action="approval request", approval_request=SENDING)
+    # Committed: from here a lost answer or a crash leaves `?`, and the next run looks first.
+    text, blocks = approval_message(post)
+    try:
+        answer = channel.call(lambda: channel.client.chat_postMessage(
+            channel=approvals_channel, text=text, blocks=blocks, unfurl_links=False,
+            metadata={"event_type": REQUEST_EVENT, "event_payload": {"marker": marker, "post_id": post.id}}),
+            "chat.postMessage")
+    except SendError as error:
+        if error.outcome == "retry":  # certainly not sent: nothing to look for
+            with store.transaction() as con:
+                store.change(con, post.id, actor="pulse (publisher)", action="approval request failed",
+                             detail=error.message, approval_request=None)
+        raise
+    with store.transaction() as con:
+        store.change(con, post.id, actor="pulse (publisher)", action="approval requested",
+                     detail=f"sent to Slack {approvals_channel}", approval_request=f"{answer['channel']}/{answer['ts']}")
+    return True
+
+
+def settle_message(store: PostStore, channel, post: Post, via: str = "", where: str | None = None) -> str | None:
+    """Update a request message to say what was decided (no buttons left); None, or what went wrong."""
+    reference = where or post.approval_request
+    said = decision_text(post, via)
+    if not reference or reference == SENDING or said is None:
+        return None
+    channel_id, _, ts = reference.partition("/")
+    text, blocks = approval_message(post, decided=said)
+    try:
+        channel.call(lambda: channel.client.chat_update(channel=channel_id, ts=ts, text=text, blocks=blocks),
+                     "chat.update")
+    except SendError as error:
+        return f"could not update the approval request of post {post.id}: {error.message}"
+    with store.transaction() as con:
+        store.change(con, post.id, actor="pulse", action="approval request updated", approval_settled=post.state)
+    return None
 
 
 def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
@@ -147,14 +255,28 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
         return refuse(401, "this request was already received: refused as a replay", "replay")
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
-        action = payload["actions"][0]
-        slack_user = payload["user"]["id"]
-        post_id_text, _, shown_hash = action["value"].partition(":")
-        post_id = int(post_id_text)
-    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError):
+        return _interaction(config, store, people, payload)
+    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError):
         return Answer(400, "not a Pulse button click")
-    if payload.get("type") != "block_actions" or action.get("action_id") not in (APPROVE, REJECT):
+
+
+def _interaction(config: Config, store: PostStore, people: People, payload: dict) -> Answer:
+    """A verified request: a button click, or the reject form's submission."""
+    kind = payload.get("type")
+    if kind == "view_submission" and payload["view"].get("callback_id") == REJECT_VIEW:
+        return _reject_submitted(config, store, people, payload)
+    if kind != "block_actions":
         return Answer(400, "not a Pulse button click")
+    action = payload["actions"][0]
+    if action.get("action_id") not in (APPROVE, REJECT):
+        return Answer(400, "not a Pulse button click")
+    slack_user = payload["user"]["id"]
+    post_id_text, _, shown_hash = action["value"].partition(":")
+    post_id = int(post_id_text)
+    container = payload.get("container") or {}
+    channel_id = container.get("channel_id") or (payload.get("channel") or {}).get("id")
+    message_ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
+    clicked = f"{channel_id}/{message_ts}" if channel_id and message_ts else None
     user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser (`pulse users`); nothing done")
@@ -162,10 +284,81 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
     try:
         if action["action_id"] == APPROVE:
             post = approvals.approve(store, people, post_id, user.email, via=via, expected_hash=shown_hash or None)
+            _update_clicked(config, store, post, "Slack", clicked)
             return Answer(200, f"Post {post.id} approved by {user.email}: it goes out with the next publish run")
-        post = approvals.reject(store, people, post_id, user.email, f"rejected in Slack by {user.email}", via=via,
-                                expected_hash=shown_hash or None)
-        return Answer(200, f"Post {post.id} rejected by {user.email}")
+        post = store.get(post_id)
+        approvals.approver(people, user.email, post.city)
+        if shown_hash and approvals.text_hash(post) != shown_hash:
+            raise PostError(f"post {post_id} was changed since this preview; look at the new wording first")
+        if post.state == "rejected":
+            return Answer(200, f"Post {post.id} was already rejected by {post.rejected_by}")
+        opened = _open_reject_form(config, post, shown_hash, clicked, payload.get("trigger_id", ""))
+        return Answer(200, opened or "")
     except PostError as error:
         status = 403 if "not an organiser" in str(error) or "not a Pulse user" in str(error) else 409
         return Answer(status, str(error))
+
+
+def _slack_channel(config: Config, city: str):
+    """The city's Slack channel client (its bot token), or None when it has none."""
+    settings = next((c.channel(SlackKind.name) for c in config.cities if c.slug == city), None)
+    return make_channel(settings, config.publisher) if settings is not None else None
+
+
+def _update_clicked(config: Config, store: PostStore, post: Post, via: str, clicked: str | None) -> None:
+    """Say the decision in the message that was clicked (and in the post's own request message)."""
+    try:
+        channel = _slack_channel(config, post.city)
+    except (ConfigError, SendError, EgressRefused) as error:
+        store.note(post.id, f"the approval request could not be updated: {error}")
+        return
+    if channel is None:
+        return
+    for where in dict.fromkeys(w for w in (clicked, post.approval_request) if w and w != SENDING):
+        problem = settle_message(store, channel, store.get(post.id), via, where)
+        if problem:
+            store.note(post.id, problem)
+
+
+def _open_reject_form(config: Config, post: Post, shown_hash: str, clicked: str | None, trigger_id: str) -> str | None:
+    """Slack's modal asking why; its submission comes back as `view_submission`."""
+    meta = json.dumps({"post": post.id, "hash": shown_hash or approvals.text_hash(post), "message": clicked})
+    title = (post.snapshot.get("title") or post.event_id)[:150]
+    view = {"type": "modal", "callback_id": REJECT_VIEW, "private_metadata": meta,
+            "title": {"type": "plain_text", "text": "Reject this post"},
+            "submit": {"type": "plain_text", "text": "Reject"}, "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [
+                {"type": "section", "text": {"type": "plain_text",
+                                             "text": f"{kind_of(post.channel).label} {post.kind} of “{title}”"}},
+                {"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Why not?"},
+                 "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True,
+                             "max_length": REASON_LIMIT}},
+            ]}
+    try:
+        channel = _slack_channel(config, post.city)
+        if channel is None:
+            return "Reject it in the Posts queue: this city has no Slack bot token to open the form with"
+        channel.call(lambda: channel.client.views_open(trigger_id=trigger_id, view=view), "views.open")
+    except (ConfigError, SendError, EgressRefused) as error:
+        return f"Could not open the form for a reason ({error}); reject it in the Posts queue"
+    return None
+
+
+def _reject_submitted(config: Config, store: PostStore, people: People, payload: dict) -> Answer:
+    meta = json.loads(payload["view"]["private_metadata"])
+    reason = (payload["view"]["state"]["values"]["reason"]["reason"].get("value") or "").strip()
+    slack_user = payload["user"]["id"]
+    user = people.by_slack_user(slack_user)
+    if user is None:
+        return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser",
+                      body={"response_action": "errors", "errors": {"reason": "You are not a Pulse organiser."}})
+    if not reason or len(reason) > REASON_LIMIT:
+        return Answer(200, "a reason is needed", body={"response_action": "errors", "errors": {
+            "reason": f"Say why, in at most {REASON_LIMIT} characters."}})
+    try:
+        post = approvals.reject(store, people, int(meta["post"]), user.email, reason, via=f"Slack {slack_user}",
+                                expected_hash=meta.get("hash") or None)
+    except PostError as error:
+        return Answer(200, str(error), body={"response_action": "errors", "errors": {"reason": str(error)[:150]}})
+    _update_clicked(config, store, post, "Slack", meta.get("message"))
+    return Answer(200, f"Post {post.id} rejected by {user.email}", body={"response_action": "clear"})

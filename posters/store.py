@@ -86,9 +86,10 @@ class Post:
     publishing_since: str | None
     created_at: str
     updated_at: str
+    approval_settled: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Post":
+    def from_row(cls, row: sqlite3.Row) -> Post:
         values = dict(row)
         values["content"] = json.loads(values["content"])
         values["snapshot"] = json.loads(values["snapshot"])
@@ -120,7 +121,7 @@ class PostStore:
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "PostStore":
+    def __enter__(self) -> PostStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -159,6 +160,33 @@ class PostStore:
             "SELECT * FROM posts WHERE state IN ('approved', 'scheduled') AND due_at <= ? "
             "AND (not_before IS NULL OR not_before <= ?) ORDER BY due_at, id", [stamp, stamp]).fetchall()
         return [Post.from_row(row) for row in rows]
+
+    def count_waiting_approval(self, cities: tuple[str, ...] | None) -> int:
+        """Drafts awaiting approval in `cities` (None: every city)."""
+        sql = "SELECT count(*) FROM posts WHERE state = 'pending_approval'"
+        params: list = []
+        if cities is not None:
+            sql += f" AND city IN ({','.join('?' * len(cities))})"
+            params = list(cities)
+        return self._con.execute(sql, params).fetchone()[0]
+
+    def published_times(self) -> dict[int, str]:
+        """Post id → when it was published (its audit entry's time)."""
+        rows = self._con.execute("SELECT post_id, max(at) FROM audit WHERE new_state = 'published' "
+                                 "AND coalesce(old_state, '') != 'published' GROUP BY post_id").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def histories(self, post_ids: list[int]) -> dict[int, list[AuditEntry]]:
+        """The audit entries of many posts at once, oldest first."""
+        found: dict[int, list[AuditEntry]] = {post_id: [] for post_id in post_ids}
+        for start in range(0, len(post_ids), 500):
+            chunk = post_ids[start:start + 500]
+            rows = self._con.execute(
+                "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail FROM audit "
+                f"WHERE post_id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall()
+            for row in rows:
+                found[row[0]].append(AuditEntry(*row))
+        return found
 
     def audit(self, post_id: int) -> list[AuditEntry]:
         rows = self._con.execute(
@@ -224,6 +252,28 @@ class PostStore:
         since = iso(now)
         con.execute("INSERT INTO channels_enabled (city, channel, since) VALUES (?, ?, ?)", [city, channel, since])
         return since
+
+    def note(self, post_id: int, detail: str, actor: str = "pulse") -> None:
+        """A line in a post's history that changes nothing (e.g. a Slack message that could not be updated)."""
+        with self.transaction() as con:
+            state = con.execute("SELECT state FROM posts WHERE id = ?", [post_id]).fetchone()
+            if state is not None:
+                _audit(con, post_id, actor, "note", state[0], state[0], None, None, detail)
+
+    def sync_retries(self) -> list[tuple[str, str]]:
+        """(city, event_id) of the meetups that could not be drafted yet."""
+        return [(row[0], row[1]) for row in
+                self._con.execute("SELECT DISTINCT city, event_id FROM sync_retry ORDER BY city, event_id")]
+
+    def set_sync_retry(self, con: sqlite3.Connection, city: str, event_id: str, failed: dict[str, str],
+                       now: dt.datetime) -> None:
+        """Keep the meetup's channels that failed to draft (with why) for the next sync; forget the rest."""
+        con.execute("DELETE FROM sync_retry WHERE city = ? AND event_id = ? AND channel NOT IN "
+                    f"({','.join('?' * len(failed))})", [city, event_id, *failed])
+        for channel, error in failed.items():
+            con.execute("INSERT INTO sync_retry (city, event_id, channel, error, first_at, last_at) VALUES (?,?,?,?,?,?) "
+                        "ON CONFLICT (city, event_id, channel) DO UPDATE SET error = excluded.error, last_at = excluded.last_at",
+                        [city, event_id, channel, error, iso(now), iso(now)])
 
     def seen_slack_request(self, signature: str, now: float, keep_seconds: float = 600) -> bool:
         """Record a signed Slack request; True when the very same one came before (a replay)."""

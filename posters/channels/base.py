@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from posters.settings import PublisherSettings
 
 TEMPLATE_FIELDS = ("title", "date", "time", "weekday", "venue", "url", "city", "city_name", "reason",
-                   "description", "starts_at")
-"""Placeholders a post template may use, written `{name}`; `{{` and `}}` are literal braces."""
+                   "description", "starts_at", "changes")
+"""Placeholders a post template may use, written `{name}`; `{{` and `}}` are literal braces.
+`{changes}` is what an update is about ("New time and venue"), empty in other posts."""
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
@@ -51,7 +52,7 @@ def check_template(template: str) -> str:
             raise ValueError(f"unmatched {token!r}; write {{{{ or }}}} for a literal brace")
         if name not in TEMPLATE_FIELDS:
             close = difflib.get_close_matches(name, TEMPLATE_FIELDS, n=1)
-            hint = f"did you mean {{{close[0]}}}?" if close else "allowed: " + ", ".join("{%s}" % f for f in TEMPLATE_FIELDS)
+            hint = f"did you mean {{{close[0]}}}?" if close else "allowed: " + ", ".join(f"{{{f}}}" for f in TEMPLATE_FIELDS)
             raise ValueError(f"unknown placeholder {{{name}}}; {hint}")
     return template
 
@@ -126,6 +127,10 @@ class ChannelSettings(Settings):
         return f"{self.kind}:{self.channel_kind.account(self)}"
 
 
+THROTTLE_CAP = 24 * 3600.0
+"""The longest throttling wait believed from an API (the post waits that long, then tries again)."""
+
+
 @dataclass(frozen=True)
 class Sent:
     external_id: str
@@ -162,6 +167,11 @@ class Channel:
     def find_sent(self, post, parent=None) -> Sent | None:
         raise NotImplementedError
 
+    def account_name(self) -> str | None:
+        """The account's name as the API calls it (a channel's name, an X handle, a Page's
+        name), asked once and cached by the publisher; None when the API does not say."""
+        return None
+
 
 class ChannelKind:
     """One kind of channel; its module registers an instance through `pulse_channel_kinds`."""
@@ -175,6 +185,8 @@ class ChannelKind:
     """The API hosts its client connects to (each must be covered by the manifest's external_domains)."""
     templates: ClassVar[dict[str, str]]
     """The shipped wording of each post kind (announce, update, cancel)."""
+    max_edit_chars: ClassVar[int]
+    """Characters a person's edit may have at most; longer is refused before it is measured."""
 
     def template(self, settings: ChannelSettings, post_kind: str) -> str:
         configured = {"announce": settings.template, "update": settings.update_template,
@@ -185,17 +197,27 @@ class ChannelKind:
         """The account a post is counted against (for rate limits), unique within this kind."""
         raise NotImplementedError
 
-    def where(self, settings: ChannelSettings) -> str:
-        """Where its posts go, in the words of the channel ("Slack #meetups")."""
+    def where(self, settings: ChannelSettings, name: str | None = None) -> str:
+        """Where its posts go, in the words of the channel ("Slack #meetups", "X @pulse_syd"):
+        `name` is the account's name as the API gave it (`Channel.account_name`), when known."""
         raise NotImplementedError
 
-    def draft(self, settings: ChannelSettings, post_kind: str, meetup: Meetup) -> tuple[str, dict]:
+    def draft(self, settings: ChannelSettings, post_kind: str, meetup: Meetup, changes: str = "") -> tuple[str, dict]:
         """(text, content): the words and the whole payload of a post about `meetup`."""
         raise NotImplementedError
 
-    def edited(self, content: dict, text: str) -> dict:
-        """The payload after a person rewrote the words; DraftError when the channel cannot take them."""
+    def plain_text(self, text: str) -> str:
+        """The words of a post as a person reads and edits them (no channel escaping)."""
+        return text
+
+    def edited(self, content: dict, plain: str) -> tuple[str, dict]:
+        """(text, payload) after a person rewrote the words in plain text (the channel's escaping
+        is done here); DraftError when the channel cannot take them."""
         raise NotImplementedError
+
+    def count(self, text: str) -> tuple[int, int]:
+        """(length as the channel counts it, the most it takes) of a post's text as sent."""
+        return len(text), self.max_edit_chars
 
     def measure(self, text: str) -> str | None:
         """A note on the text's length as the channel counts it, when that matters ("120/280 as X counts")."""

@@ -26,7 +26,7 @@ from pulse.core.egress import EgressRefused, guarded_session
 from pulse.core.retry import retry_after_header
 
 from posters import drafts
-from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
+from posters.channels.base import THROTTLE_CAP, Channel, ChannelKind, ChannelSettings, SendError, Sent, requests_failure
 
 MESSAGE_LIMIT = 63_206
 
@@ -60,24 +60,29 @@ class FacebookKind(ChannelKind):
     hosts = ("graph.facebook.com",)
     templates = {
         "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
-        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}",
+        "update": "Update: {title}\n{changes}\n🗓 {weekday} {date}, {time}\n📍 {venue}",
         "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}",
     }
+
+    max_edit_chars = MESSAGE_LIMIT
 
     def account(self, settings) -> str:
         return settings.page_id
 
-    def where(self, settings) -> str:
-        return f"Facebook Page {settings.page_id}"
+    def where(self, settings, name=None) -> str:
+        return f"Facebook Page “{name}”" if name else f"Facebook Page {settings.page_id}"
 
-    def draft(self, settings, post_kind, meetup):
-        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup),
+    def draft(self, settings, post_kind, meetup, changes=""):
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup, changes),
                           fits=lambda t: len(t) <= MESSAGE_LIMIT, clean=lambda v: v, cut=drafts.cut_chars,
                           channel="Facebook")
         return text, {"message": text, "link": meetup.url}
 
-    def edited(self, content, text):
-        return {**content, "message": text}
+    def edited(self, content, plain):
+        return plain, {**content, "message": plain}
+
+    def count(self, text: str) -> tuple[int, int]:
+        return len(text), MESSAGE_LIMIT
 
     def measure(self, text: str) -> None:
         return None
@@ -134,13 +139,25 @@ class FacebookChannel(Channel):
         post_id = str(answer["id"])
         return Sent(post_id, f"https://www.facebook.com/{post_id}")
 
+    def account_name(self) -> str | None:
+        """The Page's name (GET /{page-id}?fields=name)."""
+        import facebook
+        import requests
+
+        try:
+            answer = self.graph.get_object(self.config.page_id, fields="name")
+        except (facebook.GraphAPIError, requests.RequestException, EgressRefused):
+            return None
+        name = answer.get("name") if isinstance(answer, dict) else None
+        return str(name) if name else None
+
     def _failure(self, error) -> SendError:
         status = self._last.get("status", 0)
         headers = self._last.get("headers", {})
         code = getattr(error, "code", None)
         message = f"Facebook: {error.message if hasattr(error, 'message') else error}"
         if status == 429 or code in RATE_CODES:
-            return SendError("retry", message, retry_after=retry_after_header(headers) or _usage_wait(headers),
+            return SendError("retry", message, retry_after=retry_after_header(headers, cap=THROTTLE_CAP) or _usage_wait(headers),
                              throttled=True)
         if status >= 500 or code in TRANSIENT_CODES:
             return SendError("retry", message)

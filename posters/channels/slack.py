@@ -24,7 +24,7 @@ from pulse.core.egress import EgressRefused, check_url
 from pulse.core.retry import retry_after_header
 
 from posters import drafts
-from posters.channels.base import Channel, ChannelKind, ChannelSettings, SendError, Sent
+from posters.channels.base import THROTTLE_CAP, Channel, ChannelKind, ChannelSettings, SendError, Sent
 from posters.drafts import DraftError
 
 SLACK_API = "https://slack.com/api/"
@@ -54,6 +54,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """The text a Slack message's escaped form stands for (`&lt;night&gt;` is `<night>`)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def emojize(text: str) -> str:
+    """Slack's `:shortcode:` emoji as the characters Slack shows (unknown codes stay as written)."""
+    import emoji
+
+    return emoji.emojize(text, language="alias")
+
+
 def content_of(text: str) -> dict:
     """The Block Kit message: one mrkdwn section, and the same text as the notification fallback."""
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
@@ -67,26 +79,37 @@ class SlackKind(ChannelKind):
     hosts = ("slack.com",)
     templates = {
         "announce": "*{title}*\n:calendar: {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
-        "update": "*Update: {title}*\n:calendar: now {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
+        "update": "*Update: {title}*\n_{changes}_\n:calendar: {weekday} {date}, {time}\n:round_pushpin: {venue}\n{url}",
         "cancel": "*Cancelled: {title}* ({weekday} {date})\n{reason}\n{url}",
     }
+
+    max_edit_chars = SECTION_LIMIT
 
     def account(self, settings) -> str:
         return settings.token_env
 
-    def where(self, settings) -> str:
-        return f"Slack {settings.channel}"
+    def where(self, settings, name=None) -> str:
+        return f"Slack {name or settings.channel}"
 
-    def draft(self, settings, post_kind, meetup):
-        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup),
+    def draft(self, settings, post_kind, meetup, changes=""):
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup, changes),
                           fits=lambda t: len(t) <= SECTION_LIMIT, clean=escape, cut=drafts.cut_chars,
                           channel=f"a Slack section ({SECTION_LIMIT} characters)")
         return text, content_of(text)
 
-    def edited(self, content, text):
+    def plain_text(self, text: str) -> str:
+        # What a person reads: no entities, the emoji themselves (Slack shows both forms alike).
+        return emojize(unescape(text))
+
+    def edited(self, content, plain):
+        text = escape(plain)
         if len(text) > SECTION_LIMIT:
-            raise DraftError(f"too long for a Slack section: {len(text)} of {SECTION_LIMIT} characters")
-        return content_of(text)
+            raise DraftError(f"too long for a Slack section: {len(text):,} of {SECTION_LIMIT:,} characters "
+                             "(with &, < and > escaped as Slack needs)")
+        return text, content_of(text)
+
+    def count(self, text: str) -> tuple[int, int]:
+        return len(text), SECTION_LIMIT
 
     def payload_text(self, content) -> str:
         import json
@@ -220,19 +243,43 @@ class SlackChannel(Channel):
 
     def channel_id(self) -> str:
         if self._channel_id is None:
-            name = self.config.channel.lstrip("#")
-            if _CHANNEL_ID.fullmatch(name):
-                self._channel_id = name
-            else:
-                for channel in self._pages(lambda cursor: self.client.conversations_list(
-                        types="public_channel,private_channel", exclude_archived=True, cursor=cursor, limit=1000),
-                        key="channels"):
-                    if channel.get("name") == name:
-                        self._channel_id = channel["id"]
-                        break
-                else:
-                    raise SendError("permanent", f"Slack channel {self.config.channel} not found (is the bot in it?)")
+            self._channel_id = self.id_of(self.config.channel)
         return self._channel_id
+
+    def id_of(self, channel: str) -> str:
+        """The id of a channel given as `#name` or id."""
+        name = channel.lstrip("#")
+        if _CHANNEL_ID.fullmatch(name):
+            return name
+        for found in self._channels():
+            if found.get("name") == name:
+                return found["id"]
+        raise SendError("permanent", f"Slack channel {channel} not found (is the bot in it?)")
+
+    def account_name(self) -> str | None:
+        """`#name` of the posts' channel (asked only when the config gives its id)."""
+        name = self.config.channel.lstrip("#")
+        if not _CHANNEL_ID.fullmatch(name):
+            return "#" + name
+        return next((f"#{c['name']}" for c in self._channels() if c.get("id") == name and c.get("name")), None)
+
+    def _channels(self):
+        return self._pages(lambda cursor: self.client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, cursor=cursor, limit=1000), key="channels")
+
+    def find_marked(self, channel: str, event_type: str, marker: str) -> Sent | None:
+        """The message of `channel`'s recent history whose metadata carries `marker`."""
+        channel_id = self.id_of(channel)
+        for message in self._pages(lambda cursor: self.client.conversations_history(
+                channel=channel_id, include_all_metadata=True, cursor=cursor, limit=200)):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get("marker") == marker:
+                return _sent(channel_id, message["ts"])
+        return None
+
+    def call(self, call, method: str):
+        """A Web API call with its failures as `SendError`s (retry, permanent, unknown)."""
+        return self._call(call, method)
 
     def _pages(self, call, key: str = "messages", limit_pages: int = 20):
         cursor = None
@@ -250,7 +297,7 @@ class SlackChannel(Channel):
             return call()
         except SlackApiError as error:
             raise slack_failure(error, method) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise SendError("unknown", f"Slack {method}: no answer in time (the message may be out)") from None
         except urllib.error.URLError as error:
             if isinstance(error.reason, (ConnectionRefusedError, socket.gaierror)):
@@ -269,7 +316,8 @@ def slack_failure(error, method: str) -> SendError:
     code = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {code}"
     if status == 429 or code == "ratelimited":
-        return SendError("retry", message, retry_after=retry_after_header(response.headers), throttled=True)
+        return SendError("retry", message, retry_after=retry_after_header(response.headers, cap=THROTTLE_CAP),
+                         throttled=True)
     if code in AUTH_ERRORS or status in (401, 403):
         return SendError("permanent", message + " (check the bot token)")
     if status >= 500 or code in SERVER_ERRORS:

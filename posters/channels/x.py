@@ -46,27 +46,29 @@ class XKind(ChannelKind):
     hosts = ("api.twitter.com", "api.x.com")
     templates = {
         "announce": "{title}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
-        "update": "Update: {title}\n🗓 now {weekday} {date}, {time}\n📍 {venue}\n{url}",
+        "update": "Update: {title}\n{changes}\n🗓 {weekday} {date}, {time}\n📍 {venue}\n{url}",
         "cancel": "Cancelled: {title} ({weekday} {date})\n{reason}\n{url}",
     }
+
+    max_edit_chars = EDIT_MAX_CHARS
+    """X counts a link as 23 however long it is, so a valid post can have more than 280 characters; not this many."""
 
     def account(self, settings) -> str:
         return settings.access_token_env
 
-    def where(self, settings) -> str:
-        return f"X (the account of ${settings.access_token_env})"
+    def where(self, settings, name=None) -> str:
+        return f"X {name}" if name else f"X (the account whose access token is in ${settings.access_token_env})"
 
-    def draft(self, settings, post_kind, meetup):
+    def draft(self, settings, post_kind, meetup, changes=""):
         # Characters X refuses outright never make it into a draft (which ones: x_length, as
         # twitter-text says; Slack and Facebook get them as they are).
-        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup), fits=x_length.fits,
+        text = drafts.fit(self.template(settings, post_kind), drafts.fields(meetup, changes), fits=x_length.fits,
                           clean=x_length.without_invalid, cut=x_length.shorten, channel="X (280, as X counts)")
         return text, {"text": text}
 
-    def edited(self, content, text):
-        if len(text) > EDIT_MAX_CHARS:
-            raise DraftError(f"too long for X: {len(text):,} characters; Pulse takes at most {EDIT_MAX_CHARS:,} "
-                             f"for X, which allows 280 as it counts (a URL counts 23, CJK and emoji 2)")
+    def edited(self, content, plain):
+        # (drafts.edited has refused text over max_edit_chars before this measures anything)
+        text = plain
         measured = x_length.measure(text)
         if measured.unsearched:
             run = measured.unsearched.strip()
@@ -78,7 +80,10 @@ class XKind(ChannelKind):
                              f"as X counts (a URL counts 23, CJK and emoji 2)")
         if not x_length.is_valid(text):
             raise DraftError("X would refuse this text (invalid characters: U+FFFE, U+FEFF or U+FFFF)")
-        return {"text": text}
+        return text, {"text": text}
+
+    def count(self, text: str) -> tuple[int, int]:
+        return x_length.weighted_length(text), x_length.MAX_WEIGHTED_LENGTH
 
     def measure(self, text: str) -> str:
         return f"{x_length.weighted_length(text)}/{x_length.MAX_WEIGHTED_LENGTH} as X counts"
@@ -142,6 +147,18 @@ class XChannel(Channel):
             raise requests_failure(error, "X") from None
         tweet_id = str(answer.data["id"])
         return Sent(tweet_id, f"https://x.com/i/web/status/{tweet_id}")
+
+    def account_name(self) -> str | None:
+        """`@handle` of the account the keys belong to (GET /2/users/me)."""
+        import requests
+        import tweepy
+
+        try:
+            answer = self.client.get_me(user_auth=True)
+        except (tweepy.TweepyException, requests.RequestException, EgressRefused):
+            return None
+        username = getattr(answer.data, "username", None) if answer.data is not None else None
+        return f"@{username}" if username else None
 
 
 def _message(error) -> str:

@@ -1,4 +1,9 @@
-"""`pulse posts ...` (the drafts and their approval) and `pulse publish`."""
+"""`pulse posts ...` (the drafts and their approval) and `pulse publish`.
+
+Titles, venues and every other user text reach the terminal only through
+`pulse.core.output.printable` (tables through `emit`): an ANSI/OSC sequence or a bidi override in
+a meetup's title is shown escaped, never obeyed.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,16 @@ import click
 
 from pulse.core import registry
 
-from pulse.cli.common import fail, load_config, run_guarded
+from pulse.cli.common import FORMATS, emit, fail, load_config, run_guarded
 from pulse.core.egress import EgressRefused
+from pulse.core.output import printable
 from pulse.people import People, PeopleError
 
 from jobs import pipeline
 from posters import approvals
 from posters.channels import kind_of
 from posters.planner import sync
-from posters.publisher import Publisher, PublisherBusy, dry_run_text
+from posters.publisher import Publisher, PublisherBusy, dry_run_text, outcome_line
 from posters.store import STATES, PostError, PostStore, now_utc
 
 
@@ -24,9 +30,14 @@ def _guarded(action):
     try:
         return run_guarded(action)
     except (PostError, PeopleError, EgressRefused) as error:
-        fail(str(error))
+        fail(printable(str(error)))
     except PublisherBusy as error:
         fail(str(error), code=3)
+
+
+def _lines(text: str, indent: str = "") -> str:
+    """Multi-line user text for a terminal: each line escaped, the line breaks kept."""
+    return "\n".join(indent + printable(line) for line in text.split("\n"))
 
 
 @click.group()
@@ -38,9 +49,13 @@ def posts() -> None:
 @click.option("--status", type=click.Choice(STATES), help="Only posts in this state.")
 @click.option("--city", help="Only this city's posts (its slug).")
 @click.option("--no-sync", is_flag=True, help="Do not look for new meetups first (no warehouse read).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="table (default at a terminal) or csv/json.")
 @click.pass_context
-def list_command(ctx, status, city, no_sync) -> None:
-    """Posts, newest last: id, state, city, channel, kind, meetup, due time, first line."""
+def list_command(ctx, status, city, no_sync, fmt) -> None:
+    """Posts, newest last: id, state, city, channel, kind, meetup, due time, first line.
+
+    The first line is a person's view of the post: control characters are shown escaped in
+    every format."""
     config = load_config(ctx)
 
     def read():
@@ -50,10 +65,10 @@ def list_command(ctx, status, city, no_sync) -> None:
             return store.find(state=status, city=city)
 
     rows = _guarded(read)
-    for post in rows:
-        first = post.text.split("\n", 1)[0]
-        click.echo(f"{post.id:>5}  {post.state:<16} {post.city:<12} {post.channel:<8} {post.kind:<8} "
-                   f"{post.event_id:<14} due {post.due_at[:16]}Z  {first[:60]}")
+    emit(["id", "state", "city", "channel", "kind", "meetup", "due", "first_line"],
+         [[post.id, post.state, post.city, post.channel, post.kind, printable(post.event_id), post.due_at[:16] + "Z",
+           printable(approvals.edit_text(post).split("\n", 1)[0])] for post in rows],
+         fmt, numeric=[True] + [False] * 7)
     click.echo(f"({len(rows)} posts)", err=True)
 
 
@@ -69,32 +84,35 @@ def show(ctx, post_id) -> None:
             return store.get(post_id), store.audit(post_id)
 
     post, history = _guarded(read)
-    click.echo(f"post {post.id}: {post.kind} on {post.channel} for {post.city}, meetup {post.event_id}")
-    click.echo(f"state: {post.state}" + (f" ({post.last_error})" if post.last_error else ""))
-    click.echo(f"mode: {post.mode}; due {post.due_at}; meetup starts {post.starts_at}")
+    echo = click.echo
+    echo(f"post {post.id}: {post.kind} on {post.channel} for {post.city}, meetup {printable(post.event_id)}")
+    echo(f"title: {printable(post.snapshot.get('title', ''))}")
+    echo(f"state: {post.state}" + (f" ({printable(post.last_error)})" if post.last_error else ""))
+    echo(f"mode: {post.mode}; due {post.due_at}; meetup starts {post.starts_at}"
+         + (f"; not before {post.not_before}" if post.not_before else ""))
     if post.approved_by:
-        click.echo(f"approved by {post.approved_by} at {post.approved_at}")
+        echo(f"approved by {printable(post.approved_by)} at {post.approved_at}")
     if post.rejected_by:
-        click.echo(f"rejected by {post.rejected_by}: {post.reject_reason}")
+        echo(f"rejected by {printable(post.rejected_by)}: {printable(post.reject_reason or '')}")
     if post.external_url:
-        click.echo(f"published: {post.external_url} (id {post.external_id})")
+        echo(f"published: {printable(post.external_url)} (id {printable(post.external_id or '')})")
     kind = kind_of(post.channel)
     measured = kind.measure(post.text)
     if measured:
-        click.echo(f"{kind.label} length: {measured}")
-    click.echo("--- exactly what is sent ---")
-    click.echo(dry_run_text(post))
-    click.echo("--- history ---")
+        echo(f"{kind.label} length: {measured}")
+    echo("--- exactly what is sent ---")
+    echo(_lines(dry_run_text(post)))
+    echo("--- history ---")
     for entry in history:
         line = f"{entry.at}  {entry.actor}: {entry.action}"
         if entry.old_state != entry.new_state:
             line += f" ({entry.old_state or '-'} -> {entry.new_state})"
         if entry.detail:
             line += f": {entry.detail}"
-        click.echo(line)
+        echo(printable(line))
         if entry.old_text is not None and entry.new_text is not None and entry.old_text != entry.new_text:
-            click.echo("    was: " + entry.old_text.replace("\n", "\n         "))
-            click.echo("    now: " + entry.new_text.replace("\n", "\n         "))
+            echo("    was: " + _lines(entry.old_text, "         ").lstrip())
+            echo("    now: " + _lines(entry.new_text, "         ").lstrip())
 
 
 @posts.command("approve")
@@ -114,7 +132,7 @@ def approve(ctx, post_ids, email) -> None:
         return done
 
     for post in _guarded(act):
-        click.echo(f"post {post.id}: {post.state} (by {post.approved_by})")
+        click.echo(f"post {post.id}: {post.state} (by {printable(post.approved_by or '')})")
 
 
 @posts.command("reject")
@@ -131,21 +149,24 @@ def reject(ctx, post_id, reason, email) -> None:
             return approvals.reject(store, People(config), post_id, email, reason, via="cli")
 
     post = _guarded(act)
-    click.echo(f"post {post.id}: rejected by {post.rejected_by}: {post.reject_reason}")
+    click.echo(f"post {post.id}: rejected by {printable(post.rejected_by or '')}: {printable(post.reject_reason or '')}")
 
 
 @posts.command("edit")
 @click.argument("post_id", type=int)
-@click.option("--text", help="The new wording (default: open $EDITOR on the current one).")
+@click.option("--text", help="The new wording, as plain text (default: open $EDITOR on the current one).")
 @click.option("--as", "email", help="Who edits (recorded; an organiser of the post's city).")
 @click.pass_context
 def edit(ctx, post_id, text, email) -> None:
-    """Change a draft's wording; an approved post needs approving again."""
+    """Change a draft's wording; an approved post needs approving again.
+
+    Write plain text: Pulse escapes it as the channel needs (on Slack, `<night> & Q&A` is sent
+    as exactly that, not as markup)."""
     config = load_config(ctx)
     if text is None:
         def current():
             with PostStore(config) as store:
-                return store.get(post_id).text
+                return approvals.edit_text(store.get(post_id))
         text = click.edit(_guarded(current))
         if text is None:
             click.echo("no change")
@@ -162,11 +183,28 @@ def edit(ctx, post_id, text, email) -> None:
     click.echo(f"post {post.id}: {post.state}{extra}")
 
 
+@posts.command("retry")
+@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.option("--as", "email", help="Who asks (recorded and checked: an organiser of the post's city).")
+@click.pass_context
+def retry(ctx, post_ids, email) -> None:
+    """Send failed posts again with the next `pulse publish` (once the cause is fixed)."""
+    config = load_config(ctx)
+
+    def act():
+        with PostStore(config) as store:
+            people = People(config) if email else None
+            return [approvals.retry(store, people, post_id, email, via="cli") for post_id in post_ids]
+
+    for post in _guarded(act):
+        click.echo(f"post {post.id}: {post.state}; the next `pulse publish` sends it")
+
+
 @posts.command("resolve")
 @click.argument("post_id", type=int)
 @click.option("--published", "published_url", metavar="URL", help="It is out: its link.")
 @click.option("--not-published", is_flag=True, help="It is not out: send it with the next publish run.")
-@click.option("--as", "email", default="", help="Who checked (recorded).")
+@click.option("--as", "email", default="", help="Who checked (recorded and checked: an organiser of the post's city).")
 @click.pass_context
 def resolve(ctx, post_id, published_url, not_published, email) -> None:
     """Settle a post whose outcome is unknown (state needs_attention)."""
@@ -176,11 +214,11 @@ def resolve(ctx, post_id, published_url, not_published, email) -> None:
 
     def act():
         with PostStore(config) as store:
-            return approvals.resolve(store, post_id, published_url=published_url,
-                                     actor=f"{email or 'operator'} (cli)")
+            return approvals.resolve(store, post_id, published_url=published_url, actor="operator (cli)",
+                                     people=People(config) if email else None, email=email or None)
 
     post = _guarded(act)
-    click.echo(f"post {post.id}: {post.state}" + (f" ({post.external_url})" if post.external_url else ""))
+    click.echo(f"post {post.id}: {post.state}" + (f" ({printable(post.external_url)})" if post.external_url else ""))
 
 
 @click.command()
@@ -189,37 +227,55 @@ def resolve(ctx, post_id, published_url, not_published, email) -> None:
 def publish(ctx, dry_run) -> None:
     """Draft posts for new meetups, then send those that are approved (or automatic) and due.
 
-    Exits 0 when everything due went out, 1 when a post failed or needs attention.
+    Each post is reported as it is done. Ends with what waits for a person (failed posts, posts
+    that need attention, drafts awaiting approval), and exits 1 while any post is failed or
+    needs attention, 0 otherwise.
     """
     config = load_config(ctx)
     if not config.cities:
         fail("no channels configured; add [cities.SLUG.channels.slack|x|facebook] to pulse.toml", code=2)
-    report = _guarded(lambda: Publisher(config, builder=pipeline.build).run(dry_run=dry_run))
+    report = _guarded(lambda: Publisher(config, say=click.echo, builder=pipeline.build).run(dry_run=dry_run))
     print_report(report, dry_run=dry_run)
-    if not dry_run and any(o.state in ("failed", "needs_attention", "error") for o in report.outcomes + report.recovered):
+    if not dry_run and report.needs_a_person:
         sys.exit(1)
 
 
 def print_report(report, *, dry_run: bool, echo=click.echo) -> None:
+    """The run's summary; the posts sent were reported as they went (`Publisher(say=...)`)."""
     s = report.sync
     echo(f"drafts: {s.drafted} new, {s.rerendered} re-rendered, {s.withdrawn} withdrawn, {s.followups} follow-ups")
+    for line in s.skipped_lines():
+        echo(printable(line))
+    for note in s.notes:
+        echo(printable(note))
+    if report.withdrawn_started:
+        echo(f"withdrawn: {report.withdrawn_started} drafts of meetups that have already started")
     for outcome in report.recovered:
-        echo(f"post {outcome.post_id} -> {outcome.where}: {outcome.state} ({outcome.detail})")
+        echo(outcome_line(outcome))
     if dry_run:
         if not report.outcomes:
             echo("dry run: nothing is due")
         for outcome in report.outcomes:
-            echo(f"--- dry run: post {outcome.post_id} would go to {outcome.where} ---")
-            echo(outcome.detail)
-        return
-    if report.approval_requests:
+            echo(printable(f"--- dry run: post {outcome.post_id} would go to {outcome.where} ---"))
+            echo(_lines(outcome.detail))
+    elif report.approval_requests:
         echo(f"approval requests sent to Slack: {report.approval_requests}")
-    for outcome in report.outcomes:
-        echo(f"post {outcome.post_id} -> {outcome.where}: {outcome.state}" + (f" ({outcome.detail})" if outcome.detail else ""))
     for error in report.errors:
-        echo(f"pulse: {error}", err=True)
-    counts = {state: report.count(state) for state in ("published", "failed", "needs_attention")}
-    echo(f"published {counts['published']}, failed {counts['failed']}, needs attention {counts['needs_attention']}")
+        echo(f"pulse: {printable(error)}", err=True)
+    if not dry_run:
+        counts = {state: report.count(state) for state in ("published", "failed", "needs_attention", "throttled")}
+        echo(f"published {counts['published']}, failed {counts['failed']}, needs attention {counts['needs_attention']}"
+             + (f", throttled {counts['throttled']} (they wait for the channel's limit to lift)" if counts["throttled"] else ""))
+    if report.waiting:
+        echo(f"waiting for a person: {len(report.waiting)} post{'s' if len(report.waiting) != 1 else ''}")
+        for item in report.waiting:
+            echo(printable(f"  post {item.post_id} -> {item.where}: {item.state}: {item.what}"))
+            echo(printable(f"    {item.fix}"))
+    if report.pending_approval:
+        total = sum(report.pending_approval.values())
+        cities = ", ".join(f"{city} {n}" for city, n in sorted(report.pending_approval.items()))
+        echo(f"awaiting approval: {total} draft{'s' if total != 1 else ''} ({cities}): the Posts queue of "
+             "`pulse serve` (/posts), or `pulse posts list --status pending_approval`")
 
 
 @registry.hookimpl

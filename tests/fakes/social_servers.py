@@ -10,7 +10,9 @@
         ... x.requests ...            # every request seen: method, path, headers, body
 
 Faults apply to the posting endpoint only (chat.postMessage, POST /2/tweets, POST /{page}/feed);
-look-ups (Slack history) answer normally. X refuses a text it already has, as X does.
+look-ups (Slack history) answer normally. X refuses a text it already has, as X does. Slack also
+answers chat.update (`slack.updates`) and views.open (`slack.views`); X GET /2/users/me and
+Facebook GET /{page} name the account.
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ class SlackServer(_FakeApi):
     name = "slack"
     channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS"}
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.updates: list[dict] = []
+        """Every chat.update, in order (the message in `posts` is changed too)."""
+        self.views: list[dict] = []
+        """Every modal opened (views.open): its trigger_id and view."""
+
     @property
     def base_url(self) -> str:
         return self.url + "/api/"
@@ -164,7 +173,24 @@ class SlackServer(_FakeApi):
             return 200, {}, {"ok": True, "channels": [{"id": i, "name": n} for n, i in self.channels.items()],
                              "response_metadata": {"next_cursor": ""}}
         if api == "chat.update":
+            with self._lock:
+                found = next((m for m in self.posts if m["channel"] == params.get("channel") and m["ts"] == params.get("ts")),
+                             None)
+                if found is None:
+                    return 200, {}, {"ok": False, "error": "message_not_found"}
+                blocks = params.get("blocks")
+                found.update(text=params.get("text"), blocks=json.loads(blocks) if isinstance(blocks, str) else blocks)
+                self.updates.append({"channel": found["channel"], "ts": found["ts"], "text": found["text"],
+                                     "blocks": found["blocks"]})
             return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        if api == "views.open":
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not params.get("trigger_id") or not isinstance(view, dict):
+                return 200, {}, {"ok": False, "error": "invalid_arguments"}
+            with self._lock:
+                self.views.append({"trigger_id": params["trigger_id"], "view": view})
+            return 200, {}, {"ok": True, "view": {"id": f"V{self._next_id():08d}", **view}}
         return 200, {}, {"ok": False, "error": "unknown_method"}
 
 
@@ -178,10 +204,12 @@ def _with_metadata(message: dict, params: dict) -> dict:
 class XServer(_FakeApi):
     name = "x"
 
-    def __init__(self, *, consumer_key: str = "x-api-key", access_token: str = "x-access-token"):
+    def __init__(self, *, consumer_key: str = "x-api-key", access_token: str = "x-access-token",
+                 username: str = "pulse_sydney"):
         super().__init__()
         self.consumer_key = consumer_key
         self.access_token = access_token
+        self.username = username
 
     def fail_auth(self) -> None:
         self.fail(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
@@ -200,6 +228,8 @@ class XServer(_FakeApi):
         if not (auth.startswith("OAuth ") and f'oauth_consumer_key="{self.consumer_key}"' in auth
                 and f'oauth_token="{self.access_token}"' in auth and "oauth_signature=" in auth):
             return 401, {}, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+        if method == "GET" and path == "/2/users/me":
+            return 200, {}, {"data": {"id": "2244994945", "name": "Pulse Sydney", "username": self.username}}
         if method == "POST" and path == "/2/tweets":
             def take():
                 with self._lock:
@@ -224,9 +254,10 @@ DUPLICATE = {"detail": "You are not allowed to create a Tweet with duplicate con
 class FacebookServer(_FakeApi):
     name = "facebook"
 
-    def __init__(self, *, page_id: str = "1122334455", token: str = "fb-page-token"):
+    def __init__(self, *, page_id: str = "1122334455", token: str = "fb-page-token", page_name: str = "Sydney Python"):
         super().__init__(token=token)
         self.page_id = page_id
+        self.page_name = page_name
         self.versions: list[str] = []
 
     def fail_auth(self) -> None:
@@ -237,6 +268,15 @@ class FacebookServer(_FakeApi):
         self.fail(429, {"error": {"message": "(#32) Page request limit reached", "type": "OAuthException",
                                   "code": 32}}, headers={"Retry-After": str(retry_after)})
 
+    def app_limit(self, minutes: int = 60, times: int = 1) -> None:
+        """Graph's code 4 (application request limit) as Facebook sends it: HTTP 400, the wait in
+        the business-use-case usage header only."""
+        usage = json.dumps({self.page_id: [{"type": "pages", "call_count": 100, "total_cputime": 10,
+                                            "total_time": 10, "estimated_time_to_regain_access": minutes}]})
+        self.fail(400, {"error": {"message": "(#4) Application request limit reached", "type": "OAuthException",
+                                  "code": 4, "is_transient": True}},
+                  headers={"X-Business-Use-Case-Usage": usage}, times=times)
+
     def server_error(self) -> None:
         self.fail(500, {"error": {"message": "An unknown error has occurred.", "type": "OAuthException", "code": 1,
                                   "is_transient": True}})
@@ -246,6 +286,9 @@ class FacebookServer(_FakeApi):
         match = re.fullmatch(r"/(v\d+\.\d+)/([^/]+)/feed", path)
         if params.get("access_token") != self.token:
             return 400, {}, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
+        page = re.fullmatch(r"/(v\d+\.\d+)/([^/]+)", path)
+        if method == "GET" and page and page.group(2) == self.page_id:
+            return 200, {}, {"id": self.page_id, "name": self.page_name}
         if method == "POST" and match and match.group(2) == self.page_id:
             self.versions.append(match.group(1))
 

@@ -37,7 +37,7 @@ def servers():
 def site(make_config, servers, secrets_env, tmp_path):
     """(config, app): the web app over a Sydney meetup's three drafts awaiting approval, with an
     organiser each for Sydney (mapped to Slack user U0SYD) and Perth."""
-    NOW = dt.datetime.now(dt.timezone.utc)
+    NOW = dt.datetime.now(dt.UTC)
     config = make_config(**channels(servers, mode="approval"))
     load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=1),
                                                           starts=NOW + dt.timedelta(days=4), title="Web <b>queue</b>"))

@@ -22,7 +22,7 @@ from tests.support.posters import (
     meetup_events,
 )
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -72,6 +72,9 @@ def test_cli_reject_and_edit(setup, servers):
         x_post, fb_post = store.find(channel="x")[0], store.find(channel="facebook")[0]
     too_long = cli(config, "posts", "edit", str(x_post.id), "--text", "字" * 141)
     assert too_long.exit_code == 1 and "282 of 280" in too_long.output
+    # Far too long is refused before it is measured.
+    huge = cli(config, "posts", "edit", str(x_post.id), "--text", "x" * 100_000)
+    assert huge.exit_code == 1 and "100,000 characters, it takes at most 10,000" in huge.output
     edited = cli(config, "posts", "edit", str(x_post.id), "--text", "New words https://platform.example.com/e/m1",
                  "--as", "org@sydney.example")
     assert edited.exit_code == 0 and "33/280" in edited.output

@@ -106,18 +106,22 @@ def test_x_title_of_100_000_characters(shape):
     assert content == {"text": text}
 
 
-def test_characters_x_refuses_dropped_for_x_only():
+def test_characters_x_refuses_are_dropped_for_every_channel():
+    # X refuses U+FFFE, U+FEFF and U+FFFF outright; a meetup prepared for drafting has none, so
+    # every channel says the same words (the X draft drops them even unprepared).
     title = "Py\ufeffthon\ufffe Meetup\uffff"
     x_text, _ = drafts.draft(channel(), "announce", meetup(title=title))
     assert x_text.startswith("Python Meetup\n") and x_length.is_valid(x_text)
-    slack_text, _ = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce", meetup(title=title))
-    facebook_text, _ = drafts.draft(channel("facebook", page_id="1", page_token_env="P"), "announce", meetup(title=title))
-    assert slack_text.startswith(f"*{title}*") and facebook_text.startswith(title)
+    prepared, _ = drafts.prepare(meetup(title=title))
+    assert prepared.title == "Python Meetup"
+    slack_text, _ = drafts.draft(channel("slack", channel="#m", token_env="T"), "announce", prepared)
+    facebook_text, _ = drafts.draft(channel("facebook", page_id="1", page_token_env="P"), "announce", prepared)
+    assert slack_text.startswith("*Python Meetup*") and facebook_text.startswith("Python Meetup\n")
 
 
 def test_edit_for_x_is_measured_as_x_counts():
-    assert drafts.edited("x", {}, "New words https://platform.example.com/e/m1") == {
-        "text": "New words https://platform.example.com/e/m1"}
+    assert drafts.edited("x", {}, "New words https://platform.example.com/e/m1") == (
+        "New words https://platform.example.com/e/m1", {"text": "New words https://platform.example.com/e/m1"})
     with pytest.raises(drafts.DraftError, match="282 of 280"):
         drafts.edited("x", {}, "字" * 141)
     with pytest.raises(drafts.DraftError, match="invalid characters"):
@@ -130,7 +134,7 @@ def test_edit_for_x_over_10_000_characters_is_refused_before_measuring(monkeypat
     monkeypatch.setattr(x_length, "measure", lambda text: pytest.fail("measured"))
     for text in ("a." * 50_000, "x" * 10_001):
         start = time.process_time()
-        with pytest.raises(drafts.DraftError, match=r"too long for X: [\d,]+ characters; Pulse takes at most 10,000"):
+        with pytest.raises(drafts.DraftError, match=r"too long for X: [\d,]+ characters, it takes at most 10,000"):
             drafts.edited("x", {}, text)
         assert time.process_time() - start < 0.01
 
@@ -189,22 +193,29 @@ def test_after_publishing_update_and_cancellation_drafts(make_config, servers, s
     starts = NOW + dt.timedelta(days=6)
     load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3), starts=starts))
     assert Publisher(config).run().count("published") == 2
-    # A title-only change after publishing says nothing; a new time makes update drafts.
+    # A title fix after publishing is followed up too, saying that it is the title.
     load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=2)), title="Renamed")])
-    assert Publisher(config).run().sync.followups == 0
-    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)),
-                                    starts_at=utc(starts + dt.timedelta(hours=1)))])
     report = Publisher(config).run()
     assert report.sync.followups == 2 and report.outcomes == []  # updates always need approval
     with PostStore(config) as store:
+        x_update = store.find(kind="update", channel="x")[0]
+    assert x_update.text.startswith("Update: Renamed\nNew title\n🗓 ") and " now " not in x_update.text
+    # Then a new time too: the waiting updates are re-rendered, saying both.
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)),
+                                    starts_at=utc(starts + dt.timedelta(hours=1)))])
+    report = Publisher(config).run()
+    assert report.sync.followups == 0 and report.sync.rerendered == 2
+    with PostStore(config) as store:
         updates = store.find(kind="update")
-        assert {u.state for u in updates} == {"pending_approval"}
+        assert {u.state for u in updates} == {"pending_approval"} and len(updates) == 2
+        assert all("New title and time" in u.text for u in updates)
         for update in updates:
             with store.transaction() as con:
                 store.change(con, update.id, actor="a@b", action="approve", state="approved")
     assert Publisher(config).run().count("published") == 2
     slack_update = servers["slack"].posts[-1]
     assert slack_update["thread_ts"] == servers["slack"].posts[0]["ts"]  # a reply in the announcement's thread
+    assert "_New title and time_" in slack_update["text"]
     assert servers["x"].posts[-1]["reply"] == {"in_reply_to_tweet_id": servers["x"].posts[0]["id"]}
     # Cancelled: a cancellation draft per channel, needing approval.
     load(config, tmp_path, [cancelled("m1", time=utc(NOW - dt.timedelta(minutes=5)))])
@@ -213,6 +224,23 @@ def test_after_publishing_update_and_cancellation_drafts(make_config, servers, s
         cancels = store.find(kind="cancel")
         assert len(cancels) == 2 and {c.state for c in cancels} == {"pending_approval"}
         assert all("Venue flooded" in c.text for c in cancels)
+
+
+def test_a_venue_change_says_new_venue_not_a_new_time(make_config, servers, secrets_env, tmp_path):
+    config = make_config(**channels(servers, kinds=("x", "facebook")))
+    starts = NOW + dt.timedelta(days=6)
+    load(config, tmp_path, [city_event()] + meetup_events("m1", created=NOW - dt.timedelta(hours=3), starts=starts))
+    Publisher(config).run()
+    load(config, tmp_path, [updated("m1", time=utc(NOW - dt.timedelta(hours=1)), venue="The Loft, 2 King St")])
+    Publisher(config).run()
+    with PostStore(config) as store:
+        texts = {p.channel: p.text for p in store.find(kind="update")}
+    local = starts.astimezone(__import__("zoneinfo").ZoneInfo("Australia/Sydney"))
+    when = f"{('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[local.weekday()]} {local.day} "
+    assert texts["x"].split("\n")[:4] == ["Update: Python Meetup", "New venue", texts["x"].split("\n")[2],
+                                          "📍 The Loft, 2 King St"]
+    assert texts["x"].split("\n")[2].startswith(f"🗓 {when}") and "now" not in texts["x"]
+    assert texts["facebook"].split("\n")[1] == "New venue"
 
 
 def test_cancellation_before_publishing_withdraws(make_config, servers, secrets_env, tmp_path):

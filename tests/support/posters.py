@@ -49,7 +49,7 @@ def channels(servers, *, city: str = "sydney", mode: str = "auto", post: str = "
 
 
 def utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def meetup_events(event_id: str, *, created: dt.datetime, starts: dt.datetime, city: str = "sydney",
@@ -93,8 +93,26 @@ def config_file(tmp_path, raw: dict):
     return config_module.load(path), path
 
 
-def click_request(post_id: str, action: str, user: str, *, ts: int | None = None, secret: str | None = None):
+def click_request(post_id: str, action: str, user: str, *, ts: int | None = None, secret: str | None = None,
+                  message: tuple[str, str] | None = None, trigger_id: str = "") -> tuple[dict, bytes]:
+    """(headers, body) of a signed Slack button click; `message` is the (channel id, ts) clicked."""
     payload = {"type": "block_actions", "user": {"id": user}, "actions": [{"action_id": action, "value": post_id}]}
+    if message:
+        payload["container"] = {"type": "message", "channel_id": message[0], "message_ts": message[1]}
+    if trigger_id:
+        payload["trigger_id"] = trigger_id
+    return signed(payload, ts=ts, secret=secret)
+
+
+def reason_submission(view: dict, user: str, reason: str) -> tuple[dict, bytes]:
+    """(headers, body) of a signed submission of the reject form `view` (as views.open got it)."""
+    payload = {"type": "view_submission", "user": {"id": user},
+               "view": {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+                        "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}}}}
+    return signed(payload)
+
+
+def signed(payload: dict, *, ts: int | None = None, secret: str | None = None) -> tuple[dict, bytes]:
     body = urlencode({"payload": json.dumps(payload)}).encode()
     timestamp = str(int(time.time()) if ts is None else ts)
     headers = {"X-Slack-Request-Timestamp": timestamp,

@@ -259,5 +259,6 @@ def upcoming(con, city: str, after, limit: int | None = None) -> pd.DataFrame:
                LIMIT ?""", [slug, after, limit]).fetchall())
     frame = pd.DataFrame(rows, columns=UPCOMING)
     frame["starts_at"] = pd.to_datetime(frame["starts_at"], utc=True)
-    frame["capacity"] = frame["capacity"].astype("Int64")
+    # Object, not float: a capacity is a whole number or absent (None), never 80.0 or NaN.
+    frame["capacity"] = pd.Series([row[7] for row in rows], dtype=object)
     return frame

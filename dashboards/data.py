@@ -2,8 +2,12 @@
 and the region overview. Works on any connection holding the `analytics.*` tables: the
 dashboard snapshot (web app, static export) or the warehouse itself.
 
-Every number on a page comes from here, so a page, its CSV and its JSON always agree, and
-they agree with `pulse metrics` because they are the very same API calls.
+Every number on a page comes from here, so a page, its CSV and its JSON always agree. They are
+the contract's figures (`pulse metrics`) as of the moment the figures describe (`as_of`: when
+the snapshot was taken), with two differences that keep a page truthful at a glance, both
+worked out in `dashboards.series`: each chart period counts only its days inside the chosen
+range, and a meetup that has not started yet is neither attended nor a no-show: it is listed
+under Upcoming meetups, with its RSVPs, instead of in the meetups table and the charts.
 """
 
 from __future__ import annotations
@@ -14,23 +18,27 @@ from datetime import date, datetime
 import pandas as pd
 
 from analytics import metrics
-from dashboards import kpis as kpi_module
+from analytics.periods import rate
+from dashboards import kpis as kpi_module, series
 from dashboards.kpis import Kpi
 from dashboards.ranges import Choice, Window, local_today, window as make_window
 
 TOP_POSTS_SHOWN = 10
+UPCOMING_SHOWN = 8
 
 # The downloads of a city page, in page order: name -> what it holds.
 DATASETS = {
     "kpis": "KPI tiles: each metric for the range and the previous range",
-    "member-growth": "Member growth per period",
-    "attendance-trend": "Attendance per month",
-    "meetups": "Meetups in the range",
-    "blog-views": "Blog views per post and period",
+    "member-growth": "Member growth per period (each period's days in the range)",
+    "attendance-trend": "Attendance per period over the meetups held",
+    "meetups": "Meetups in the range that have started",
+    "upcoming": "Upcoming meetups with their RSVPs",
+    "blog-views": "Blog views per post and period (each period's days in the range)",
     "top-posts": "Posts by views in the range",
 }
 OVERVIEW_COLUMNS = ["city", "name", "from", "to", "members_now", "members_previous", "net_growth",
-                    "net_growth_previous", "meetups_held", "attendance_rate", "attendance_rate_previous"]
+                    "net_growth_previous", "meetups_held", "meetups_held_previous", "attendance_rate",
+                    "attendance_rate_previous"]
 
 
 @dataclass(frozen=True)
@@ -44,18 +52,42 @@ class City:
         return self.name or self.slug
 
 
+@dataclass(frozen=True)
+class FirstDays:
+    """The local day of a city's first figure of each kind (None: none yet): whether a
+    previous range can be compared with at all."""
+
+    members: date | None
+    meetups: date | None
+    blog: date | None
+
+
 @dataclass
 class CityData:
     city: City
     window: Window
+    as_of: datetime
+    """The instant the figures describe: when the snapshot was taken (or now, if earlier)."""
+    last_day: date
+    """The city's local date at `as_of`: nothing after it is drawn."""
     kpis: list[Kpi]
     member_growth: pd.DataFrame
     attendance_trend: pd.DataFrame
     meetups: pd.DataFrame
+    """Meetups of the range that have started (cancelled ones included, marked)."""
+    upcoming: pd.DataFrame
+    """Meetups not cancelled that start after `as_of`, soonest first (the page shows UPCOMING_SHOWN)."""
     blog_views: pd.DataFrame
     top_posts: pd.DataFrame
     """Every post viewed in the range (the page shows the first TOP_POSTS_SHOWN)."""
+    overview: OverviewRow | None = None
+    """This city's row of the overview for the same window."""
     extra: dict = field(default_factory=dict)
+
+    @property
+    def current(self) -> bool:
+        """Whether the range reaches the figures' as-of day ("now")."""
+        return self.window.end >= self.last_day
 
     def dataset(self, name: str) -> pd.DataFrame:
         """One download by its name in DATASETS."""
@@ -64,6 +96,7 @@ class CityData:
             "member-growth": lambda: self.member_growth,
             "attendance-trend": lambda: self.attendance_trend,
             "meetups": lambda: self.meetups,
+            "upcoming": lambda: self.upcoming,
             "blog-views": lambda: self.blog_views,
             "top-posts": lambda: self.top_posts,
         }[name]()
@@ -97,28 +130,103 @@ def unique_visitors(con, city: str, start: date, end: date) -> int:
         [city, start, end]).fetchall()[0][0])
 
 
-def city_data(con, city: City, window: Window, now: datetime) -> CityData:
+def blog_in_range(con, city: str, period: str, start: date, end: date) -> pd.DataFrame:
+    """Views and unique visitors per post and period over the days start..end only (the
+    contract's `blog-views` counts whole periods): post_id, title, period_start, views,
+    unique_visitors, ordered by period_start then post_id. Read from the blog model table as
+    `unique_visitors` is, for the same reason."""
+    rows = con.execute(
+        """SELECT v.post_id, coalesce(p.title, ''), v.period_start, v.views, v.unique_visitors
+           FROM (SELECT post_id, CAST(date_trunc(?, day) AS DATE) AS period_start,
+                        sum(views) AS views, count(DISTINCT visitor_id) AS unique_visitors
+                 FROM analytics.blog_visits WHERE city = ? AND day BETWEEN ? AND ?
+                 GROUP BY ALL) v
+           LEFT JOIN analytics.posts p USING (post_id)
+           ORDER BY v.period_start, v.post_id""", [period, city, start, end]).fetchall()
+    return pd.DataFrame(rows, columns=["post_id", "title", "period_start", "views", "unique_visitors"])
+
+
+def first_days(con, city: City) -> FirstDays:
+    """When the city's figures of each kind begin (local days)."""
+    members, meetup_start, blog = con.execute(
+        """SELECT (SELECT min(day) FROM analytics.member_daily WHERE city = ?),
+                  (SELECT min(starts_at) FROM analytics.meetups WHERE city = ? AND NOT cancelled),
+                  (SELECT min(day) FROM analytics.blog_visits WHERE city = ?)""",
+        [city.slug, city.slug, city.slug]).fetchall()[0]
+    meetups = pd.Timestamp(meetup_start).tz_convert(city.timezone).date() if meetup_start is not None else None
+    return FirstDays(members, meetups, blog)
+
+
+def _started(attendance: pd.DataFrame, window: Window, timezone_name: str, as_of: datetime) -> pd.DataFrame:
+    """Meetups of the range (cancelled ones too) that had started by `as_of`."""
+    if not len(attendance):
+        return attendance.reset_index(drop=True)
+    local_days = attendance["starts_at"].dt.tz_convert(timezone_name).dt.date
+    keep = (local_days >= window.start) & (local_days <= window.end) & (attendance["starts_at"] <= pd.Timestamp(as_of))
+    return attendance[keep].reset_index(drop=True)
+
+
+@dataclass
+class _Core:
+    """What the city page and the overview row both start from."""
+
+    last_day: date
+    daily: pd.DataFrame
+    attendance: pd.DataFrame
+    firsts: FirstDays
+    members: Kpi
+    net_growth: Kpi
+    meetups_held: Kpi
+    attendance_rate: Kpi
+
+    def held(self, city: City, window: Window, as_of: datetime) -> pd.DataFrame:
+        return kpi_module.held_meetups(self.attendance, city.timezone, window.start, window.end, as_of)
+
+
+def _core(con, city: City, window: Window, as_of: datetime) -> _Core:
     slug = city.slug
+    last_day = local_today(city.timezone, as_of)
     daily = metrics.member_growth(con, slug, "day", window.previous_start, window.end)
     both = metrics.attendance(con, slug, window.previous_start, window.end)
-    top_now = metrics.top_posts(con, slug, window.start, window.end)
+    firsts = first_days(con, city)
+    members, net = kpi_module.membership(daily, window, last_day, firsts.members)
+    held, rate = kpi_module.meetups(both, city.timezone, window, as_of, firsts.meetups)
+    return _Core(last_day, daily, both, firsts, members, net, held, rate)
+
+
+def city_data(con, city: City, window: Window, as_of: datetime) -> CityData:
+    """Everything a city page shows; `as_of` is the instant the figures describe (meetups that
+    start after it are upcoming)."""
+    slug = city.slug
+    core = _core(con, city, window, as_of)
+    last_day = core.last_day
+    # Nothing dated after the as-of day counts (the charts stop there too).
+    end = min(window.end, last_day)
+    top_now = (metrics.top_posts(con, slug, window.start, end) if end >= window.start
+               else pd.DataFrame(columns=metrics.TOP_POSTS))
     top_before = metrics.top_posts(con, slug, window.previous_start, window.previous_end)
-    tiles = (kpi_module.membership(daily, window)
-             + kpi_module.meetups(both, city.timezone, window, now)
+    tiles = ([core.members, core.net_growth, core.meetups_held, core.attendance_rate]
              + kpi_module.blog(top_now, top_before,
-                               unique_visitors(con, slug, window.start, window.end),
-                               unique_visitors(con, slug, window.previous_start, window.previous_end)))
-    local_days = both["starts_at"].dt.tz_convert(city.timezone).dt.date if len(both) else pd.Series([], dtype=object)
-    in_range = both[(local_days >= window.start) & (local_days <= window.end)] if len(both) else both
+                               unique_visitors(con, slug, window.start, end),
+                               unique_visitors(con, slug, window.previous_start, window.previous_end),
+                               window, core.firsts.blog))
+    blog = blog_in_range(con, slug, window.period, window.start, end)
+    members = series.member_periods(slug, core.daily, window, last_day)
+    held = core.held(city, window, as_of)
+    trend = series.attendance_periods(slug, held, city.timezone, window, last_day)
     return CityData(
         city=city,
         window=window,
+        as_of=as_of,
+        last_day=last_day,
         kpis=tiles,
-        member_growth=metrics.member_growth(con, slug, window.period, window.start, window.end),
-        attendance_trend=metrics.attendance_trend(con, slug, window.start, window.end),
-        meetups=in_range.reset_index(drop=True),
-        blog_views=metrics.blog_views(con, slug, window.period, window.start, window.end),
+        member_growth=members,
+        attendance_trend=trend,
+        meetups=_started(core.attendance, window, city.timezone, as_of),
+        upcoming=metrics.upcoming(con, slug, as_of),
+        blog_views=series.blog_periods(slug, blog, window, last_day),
         top_posts=top_now,
+        overview=_row(city, window, as_of, core, held, members, trend),
     )
 
 
@@ -130,21 +238,79 @@ class OverviewRow:
     net_growth: Kpi
     meetups_held: Kpi
     attendance_rate: Kpi
+    going: int = 0
+    no_shows: int = 0
+    going_before: int = 0
+    no_shows_before: int = 0
+    """Sums over the meetups held in the range and in the previous one (the region's rate)."""
+    members_series: tuple = ()
+    """(period start, members at its last day in the range) per period: the sparkline."""
+    rate_series: tuple = ()
+    """(period start, attendance rate or None) per period."""
 
 
-def overview_row(con, city: City, window: Window, now: datetime) -> OverviewRow:
-    daily = metrics.member_growth(con, city.slug, "day", window.previous_start, window.end)
-    both = metrics.attendance(con, city.slug, window.previous_start, window.end)
-    members, net = kpi_module.membership(daily, window)
-    held, attendance = kpi_module.meetups(both, city.timezone, window, now)
-    return OverviewRow(city, window, members, net, held, attendance)
+def _sums(held: pd.DataFrame) -> tuple[int, int]:
+    return (int(held["going"].sum()), int(held["no_shows"].sum())) if len(held) else (0, 0)
+
+
+def _row(city: City, window: Window, as_of: datetime, core: _Core, held: pd.DataFrame, members: pd.DataFrame,
+         trend: pd.DataFrame) -> OverviewRow:
+    before = kpi_module.held_meetups(core.attendance, city.timezone, window.previous_start, window.previous_end, as_of)
+    return OverviewRow(
+        city, window, core.members, core.net_growth, core.meetups_held, core.attendance_rate,
+        *_sums(held), *_sums(before),
+        members_series=tuple(zip(members["period_start"], (int(v) for v in members["members_end"]), strict=True)),
+        rate_series=tuple((begin, None if pd.isna(value) else float(value))
+                          for begin, value in zip(trend["period_start"], trend["attendance_rate"], strict=True)))
+
+
+def overview_row(con, city: City, window: Window, as_of: datetime) -> OverviewRow:
+    """A city's overview row alone (without the rest of its page)."""
+    core = _core(con, city, window, as_of)
+    held = core.held(city, window, as_of)
+    return _row(city, window, as_of, core, held, series.member_periods(city.slug, core.daily, window, core.last_day),
+                series.attendance_periods(city.slug, held, city.timezone, window, core.last_day))
 
 
 def overview_row_of(found: CityData) -> OverviewRow:
     """The overview row of a city whose page figures are already computed (same window)."""
-    tiles = {kpi.key: kpi for kpi in found.kpis}
-    return OverviewRow(found.city, found.window, tiles["members_now"], tiles["net_growth"],
-                       tiles["meetups_held"], tiles["attendance_rate"])
+    return found.overview
+
+
+def overview_rows(con, cities_shown: list[City], choice: Choice, now: datetime, as_of: datetime) -> list[OverviewRow]:
+    """The overview rows of these cities for a choice, in slug order."""
+    return [overview_row(con, city, city_window(city, choice, now), as_of)
+            for city in sorted(cities_shown, key=lambda c: c.slug)]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The region's row: sums over the cities shown, the attendance rate over all their meetups.
+    A city with no figures yet before the range adds nothing to the previous values (it had
+    none); the comparison is missing only when no city had any."""
+
+    members: Kpi
+    net_growth: Kpi
+    meetups_held: Kpi
+    attendance_rate: Kpi
+
+
+def totals(rows: list[OverviewRow]) -> Totals:
+    def add(values):
+        values = [v for v in values if v is not None]
+        return sum(values) if values else None
+
+    some_before = any(r.meetups_held.previous is not None for r in rows)
+    return Totals(
+        Kpi("members_now", rows[0].members.label if rows else "Members now",
+            add(r.members.value for r in rows), add(r.members.previous for r in rows)),
+        Kpi("net_growth", "Net growth", add(r.net_growth.value for r in rows), add(r.net_growth.previous for r in rows)),
+        Kpi("meetups_held", "Meetups held", add(r.meetups_held.value for r in rows),
+            add(r.meetups_held.previous for r in rows)),
+        Kpi("attendance_rate", "Attendance rate",
+            rate(sum(r.going - r.no_shows for r in rows), sum(r.going for r in rows)),
+            rate(sum(r.going_before - r.no_shows_before for r in rows), sum(r.going_before for r in rows))
+            if some_before else None, kind="rate"))
 
 
 def overview_frame(rows: list[OverviewRow]) -> pd.DataFrame:
@@ -155,7 +321,7 @@ def overview_frame(rows: list[OverviewRow]) -> pd.DataFrame:
     records = [(row.city.slug, row.city.name, row.window.start.isoformat(), row.window.end.isoformat(),
                 text(row.members, row.members.value), text(row.members, row.members.previous),
                 text(row.net_growth, row.net_growth.value), text(row.net_growth, row.net_growth.previous),
-                text(row.meetups_held, row.meetups_held.value),
+                text(row.meetups_held, row.meetups_held.value), text(row.meetups_held, row.meetups_held.previous),
                 # The contract's rate column: handed over as a number for the formatter to write.
                 None if row.attendance_rate.value is None else float(row.attendance_rate.value),
                 text(row.attendance_rate, row.attendance_rate.previous))

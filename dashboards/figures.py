@@ -184,8 +184,18 @@ def blog_views(frame: pd.DataFrame, period: str, starts: list[date]) -> dict | N
     ], "layout": layout}
 
 
+NARROW_LABEL_LENGTH = 22
+
+
+def _label(rank: int, name: str, length: int) -> str:
+    short = name if len(name) <= length else name[: length - 1] + "\u2026"
+    # The rank keeps two posts of the same title apart on the category axis.
+    return f"{rank}. {plain_text(short)}"
+
+
 def top_posts(frame: pd.DataFrame, shown: int = 10, label_length: int = 48) -> dict | None:
-    """The most viewed posts as horizontal bars, the most viewed on top; None when none was viewed."""
+    """The most viewed posts as horizontal bars, the most viewed on top; None when none was viewed.
+    `layout.meta.narrow_labels` are shorter labels the page uses on a narrow screen."""
     top = frame.head(shown)
     if not len(top):
         return None
@@ -194,13 +204,13 @@ def top_posts(frame: pd.DataFrame, shown: int = 10, label_length: int = 48) -> d
                      margin={"l": 16, "r": 24, "t": 8, "b": 40},
                      xaxis={"title": {"text": "views"}, "rangemode": "tozero", "fixedrange": True},
                      yaxis={"autorange": "reversed", "automargin": True, "type": "category", "fixedrange": True})
-    labels, hovers = [], []
+    labels, narrow, hovers = [], [], []
     for rank, (title, post_id) in enumerate(zip(top["title"], top["post_id"], strict=True), start=1):
         name = title if title else f"(untitled {post_id})"
-        short = name if len(name) <= label_length else name[: label_length - 1] + "\u2026"
-        # The rank keeps two posts of the same title apart on the category axis.
-        labels.append(f"{rank}. {plain_text(short)}")
+        labels.append(_label(rank, name, label_length))
+        narrow.append(_label(rank, name, min(label_length, NARROW_LABEL_LENGTH)))
         hovers.append(plain_text(name))
+    layout["meta"] = {"narrow_labels": narrow}
     return {"data": [
         {"type": "bar", "orientation": "h", "name": "views", "x": [_number(v) for v in top["views"]],
          "y": labels, "hovertext": hovers, "hovertemplate": "%{hovertext}<br>%{x} views<extra></extra>",

@@ -163,8 +163,11 @@ class Spark:
         return SPARK_HEIGHT
 
 
-def sparkline(values: list, label: str, low: float | None = None, high: float | None = None) -> Spark:
-    """`values` (None for a gap) scaled into a small box; `low`/`high` fix the scale (a rate's 0..1)."""
+def sparkline(values: list, label: str, low: float | None = None, high: float | None = None,
+              gaps: bool = True) -> Spark:
+    """`values` (None where there is none) scaled into a small box; `low`/`high` fix the scale (a
+    rate's 0..1). With `gaps`, the line breaks where a value is missing; without, it joins the
+    known values (a rate of the periods that had meetups), each still at its own period."""
     known = [v for v in values if v is not None]
     if not known:
         return Spark((), None, label)
@@ -175,9 +178,9 @@ def sparkline(values: list, label: str, low: float | None = None, high: float | 
     segments, current, last = [], [], None
     for index, value in enumerate(values):
         if value is None:
-            if current:
+            if current and gaps:
                 segments.append(" ".join(current))
-            current = []
+                current = []
             continue
         x = 2 + index * step if len(values) > 1 else SPARK_WIDTH / 2
         y = SPARK_HEIGHT - 2 - (value - low) / span * (SPARK_HEIGHT - 4)
@@ -350,7 +353,8 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
             "rate": _cell(row.attendance_rate),
             "members_spark": sparkline(members, f"Members per {period}, {span}: "
                                                 f"{members[0]:,} to {members[-1]:,}" if members else "No members yet"),
-            "rate_spark": sparkline(rates, f"Attendance rate per {period}, {span}", low=0.0, high=1.0),
+            "rate_spark": sparkline(rates, f"Attendance rate per {period} with meetups, {span}", low=0.0, high=1.0,
+                                    gaps=False),
             "range": f"{row.window.start.isoformat()} to {row.window.end.isoformat()}",
         })
     region = totals(rows)

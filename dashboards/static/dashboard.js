@@ -14,16 +14,22 @@
     holders.forEach(function (el) {
       var source = document.getElementById(el.getAttribute("data-figure"));
       var figure = JSON.parse(source.textContent);
-      narrow(figure.layout, el.clientWidth);
+      narrow(figure, el.clientWidth);
       // No mode bar: it covered the legend, and the axes are fixed (a phone scrolls the page, not the chart).
       Plotly.newPlot(el, figure.data, figure.layout, {displaylogo: false, responsive: true, displayModeBar: false});
     });
   }
 
-  // On a narrow chart, half as many period ticks (still on period starts), so labels do not collide.
-  function narrow(layout, width) {
-    var axis = layout.xaxis;
-    if (!axis || axis.tickmode !== "linear" || width >= 560) return;
+  // On a narrow chart: half as many period ticks (still on period starts), shorter post titles,
+  // so labels neither collide nor run off the chart.
+  function narrow(figure, width) {
+    var layout = figure.layout, axis = layout.xaxis;
+    if (width >= 560 || !axis) return;
+    if (layout.meta && layout.meta.narrow_labels) {
+      figure.data[0].y = layout.meta.narrow_labels;
+      axis.nticks = 4;
+    }
+    if (axis.tickmode !== "linear") return;
     if (typeof axis.dtick === "number") axis.dtick = axis.dtick * 2;
     else if (/^M\d+$/.test(axis.dtick)) axis.dtick = "M" + (2 * parseInt(axis.dtick.slice(1), 10));
     if (layout.margin) { layout.margin.l = 40; layout.margin.r = 40; }

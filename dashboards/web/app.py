@@ -205,10 +205,16 @@ def city(slug: str):
         context = render.city_context(found, links=render.WebLinks(), choice=choice, freshness=snap.freshness,
                                       now=state().clock(), stale_after=state().stale_after,
                                       other_cities=others if len(others) > 1 else [], static=False,
-                                      figure_json=figure_json,
+                                      figure_json=figure_json, alerts=_alerts(snap, slug),
                                       range_error=asked.error, entered=asked.entered)
     return render_template("city.html", **context), asked.status
 
+
+def _alerts(snap: _Snapshot, slug: str) -> list:
+    """The alerts of `[alerts]` that hold for this city now (none when no rule is configured)."""
+    from dashboards import alerts as alerts_module
+
+    return alerts_module.for_city(state().pages, snap, state().config, slug, state().clock())
 
 
 @blueprint.get("/city/<slug>/<dataset>.<fmt>")

@@ -115,7 +115,8 @@ class _FakeApi(LocalServer):
 
 class SlackServer(_FakeApi):
     name = "slack"
-    channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS"}
+    channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS",
+                "leads": "C0LEADS"}
 
     @property
     def base_url(self) -> str:

@@ -247,6 +247,8 @@ class OverviewRow:
     """(period start, members at its last day in the range) per period: the sparkline."""
     rate_series: tuple = ()
     """(period start, attendance rate or None) per period."""
+    attendance_series: tuple = ()
+    """(period start, going, no-shows) per period, over the meetups held (the region's rate)."""
 
 
 def _sums(held: pd.DataFrame) -> tuple[int, int]:
@@ -261,7 +263,9 @@ def _row(city: City, window: Window, as_of: datetime, core: _Core, held: pd.Data
         *_sums(held), *_sums(before),
         members_series=tuple(zip(members["period_start"], (int(v) for v in members["members_end"]), strict=True)),
         rate_series=tuple((begin, None if pd.isna(value) else float(value))
-                          for begin, value in zip(trend["period_start"], trend["attendance_rate"], strict=True)))
+                          for begin, value in zip(trend["period_start"], trend["attendance_rate"], strict=True)),
+        attendance_series=tuple((begin, int(going), int(no_shows)) for begin, going, no_shows in zip(
+            trend["period_start"], trend["going"], trend["no_shows"], strict=True)))
 
 
 def overview_row(con, city: City, window: Window, as_of: datetime) -> OverviewRow:
@@ -293,6 +297,35 @@ class Totals:
     net_growth: Kpi
     meetups_held: Kpi
     attendance_rate: Kpi
+    members_series: tuple = ()
+    """(period start, members of all the cities) per period: the region's trend."""
+    rate_series: tuple = ()
+    """(period start, the attendance rate over all their meetups held, or None) per period."""
+
+
+def _region_series(rows: list[OverviewRow]) -> tuple[tuple, tuple]:
+    """The region's members and attendance rate per period, where the cities' periods agree
+    (a preset's dates can differ by a day between timezones: then those edge periods are left out)."""
+    if not rows:
+        return (), ()
+    shared = set.intersection(*(set(begin for begin, _ in r.members_series) for r in rows))
+    members: dict = {}
+    people: dict = {}
+    for row in rows:
+        for begin, value in row.members_series:
+            if begin in shared:
+                members[begin] = members.get(begin, 0) + value
+        for begin, going, no_shows in row.attendance_series:
+            if begin in shared:
+                total = people.get(begin, (0, 0))
+                people[begin] = (total[0] + going, total[1] + no_shows)
+    order = sorted(shared)
+    rates = []
+    for begin in order:
+        going, no_shows = people.get(begin, (0, 0))
+        exact = rate(going - no_shows, going)
+        rates.append((begin, None if exact is None else float(exact)))
+    return tuple((begin, members[begin]) for begin in order), tuple(rates)
 
 
 def totals(rows: list[OverviewRow]) -> Totals:
@@ -310,7 +343,8 @@ def totals(rows: list[OverviewRow]) -> Totals:
         Kpi("attendance_rate", "Attendance rate",
             rate(sum(r.going - r.no_shows for r in rows), sum(r.going for r in rows)),
             rate(sum(r.going_before - r.no_shows_before for r in rows), sum(r.going_before for r in rows))
-            if some_before else None, kind="rate"))
+            if some_before else None, kind="rate"),
+        *_region_series(rows))
 
 
 def overview_frame(rows: list[OverviewRow]) -> pd.DataFrame:

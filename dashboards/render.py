@@ -341,23 +341,28 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
                      range_error: str | None = None, entered: dict | None = None) -> dict:
     """Everything the overview template shows: a row per city (sortable), the region's totals."""
     period = choice.period
+
+    def sparks(members_series, rate_series):
+        members = [value for _, value in members_series]
+        rates = [value for _, value in rate_series]
+        span = (f"{period_name(members_series[0][0], period)} to {period_name(members_series[-1][0], period)}"
+                if members_series else "")
+        return (sparkline(members, f"Members per {period}, {span}: {members[0]:,} to {members[-1]:,}"
+                          if members else "No members yet"),
+                sparkline(rates, f"Attendance rate per {period} with meetups, {span}", low=0.0, high=1.0, gaps=False))
+
     table = []
     for row in sorted(rows, key=lambda r: r.city.slug):
-        members = [value for _, value in row.members_series]
-        rates = [value for _, value in row.rate_series]
-        span = (f"{period_name(row.members_series[0][0], period)} to {period_name(row.members_series[-1][0], period)}"
-                if row.members_series else "")
+        members_spark, rate_spark = sparks(row.members_series, row.rate_series)
         table.append({
             "slug": row.city.slug, "name": row.city.title, "href": links.city(row.city.slug, choice),
             "members": _cell(row.members), "net": _cell(row.net_growth), "held": _cell(row.meetups_held),
             "rate": _cell(row.attendance_rate),
-            "members_spark": sparkline(members, f"Members per {period}, {span}: "
-                                                f"{members[0]:,} to {members[-1]:,}" if members else "No members yet"),
-            "rate_spark": sparkline(rates, f"Attendance rate per {period} with meetups, {span}", low=0.0, high=1.0,
-                                    gaps=False),
+            "members_spark": members_spark, "rate_spark": rate_spark,
             "range": f"{row.window.start.isoformat()} to {row.window.end.isoformat()}",
         })
     region = totals(rows)
+    region_members_spark, region_rate_spark = sparks(region.members_series, region.rate_series)
     frame = lambda: overview_frame(rows)  # noqa: E731
     first = min(rows, key=lambda r: r.city.slug) if rows else None
     return {
@@ -365,7 +370,8 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
         "heading": overview_heading(rows, everyone),
         "rows": table,
         "totals": {"members": _cell(region.members), "net": _cell(region.net_growth),
-                   "held": _cell(region.meetups_held), "rate": _cell(region.attendance_rate)},
+                   "held": _cell(region.meetups_held), "rate": _cell(region.attendance_rate),
+                   "members_spark": region_members_spark, "rate_spark": region_rate_spark},
         "members_label": region.members.label,
         "choice": choice,
         "static": static,

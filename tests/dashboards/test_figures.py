@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -24,7 +25,7 @@ from pulse.people import People
 from tests.support.web import ADMIN_PASSWORD, SECRET, make_config
 from tests.support.web import sign_in
 
-NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
 
 
 def ev(type, id, time, **fields):
@@ -142,7 +143,7 @@ def test_kpi_download_is_the_same_figures(scenario):
 
 def test_presets_end_on_the_citys_own_today():
     choice = ranges.parse_choice({"range": "30d", "period": "month"})
-    late_utc = datetime(2026, 3, 8, 20, 0, tzinfo=timezone.utc)  # already 03-09 in Sydney
+    late_utc = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)  # already 03-09 in Sydney
     sydney = ranges.window(choice, ranges.local_today("Australia/Sydney", late_utc))
     assert (sydney.start, sydney.end) == (date(2026, 2, 8), date(2026, 3, 9))
     assert (sydney.previous_start, sydney.previous_end) == (date(2026, 1, 9), date(2026, 2, 7))
@@ -249,7 +250,7 @@ def test_figures_follow_the_plotly_schema_and_carry_the_numbers():
         "views": figures.blog_views(views, "week", list(growth["period_start"])),
         "top": figures.top_posts(top, label_length=200),
     }
-    for name, figure in built.items():
+    for figure in built.values():
         go.Figure(figure)  # raises on anything plotly does not know
     joins, leaves, members = built["growth"]["data"]
     assert joins["y"] == [3, 0, 2] and leaves["y"] == [-1, 0, -4] and members["y"] == [10, 10, 8]
@@ -336,3 +337,35 @@ def test_figures_computed_in_worker_processes_are_the_same(scenario):
             app.extensions["pulse.dashboards"].pages.stop()
     assert answers[0] == answers[1]
     assert answers[0][0][0]["value"] == 3
+
+
+def _row(slug, members, attendance, previous_held=1):
+    city = data.City(slug, slug.title(), "UTC")
+    window = ranges.window(ranges.Choice("30d", None, None, "week"), date(2026, 3, 15))
+    weeks = [date(2026, 3, 2), date(2026, 3, 9)]
+    return data.OverviewRow(
+        city, window, kpis.Kpi("members_now", "Members now", members[-1], members[0]),
+        kpis.Kpi("net_growth", "Net growth", 1, 0), kpis.Kpi("meetups_held", "Meetups held", 2, previous_held),
+        kpis.Kpi("attendance_rate", "Attendance rate", None, None, kind="rate"),
+        going=sum(g for g, _ in attendance), no_shows=sum(n for _, n in attendance), going_before=4, no_shows_before=1,
+        members_series=tuple(zip(weeks, members, strict=True)),
+        attendance_series=tuple((w, g, n) for w, (g, n) in zip(weeks, attendance, strict=True)))
+
+
+def test_the_region_row_adds_up_the_cities():
+    rows = [_row("a", [10, 12], [(4, 1), (0, 0)]), _row("b", [5, 4], [(6, 3), (2, 0)], previous_held=None)]
+    region = data.totals(rows)
+    assert (region.members.value, region.members.previous) == (16, 15)
+    assert region.meetups_held.previous == 1  # b had no figures before: it adds nothing, it does not blank the row
+    assert region.attendance_rate.value == Decimal("0.6667")  # (12 going - 4 no-shows) / 12, not a mean of rates
+    assert region.members_series == ((date(2026, 3, 2), 15), (date(2026, 3, 9), 16))
+    assert region.rate_series == ((date(2026, 3, 2), 0.6), (date(2026, 3, 9), 1.0))  # (10-4)/10, (2-0)/2
+
+
+def test_the_overview_heading_names_what_the_person_sees():
+    rows = [_row(slug, [1, 1], [(0, 0), (0, 0)]) for slug in ("perth", "melbourne", "sydney", "auckland")]
+    assert render.overview_heading(rows, everyone=True) == "All 4 cities"
+    assert render.overview_heading(rows[:1], everyone=False) == "Perth"
+    assert render.overview_heading(rows[:2], everyone=False) == "Melbourne and Perth"
+    assert render.overview_heading(rows[:3], everyone=False) == "Melbourne, Perth and Sydney"
+    assert render.overview_heading(rows, everyone=False) == "Your 4 cities"

@@ -20,8 +20,9 @@ from decimal import Decimal
 
 from analytics.periods import rate
 from dashboards.data import City, cities as snapshot_cities
-from dashboards.digest import last_complete, period_figures, period_name
+from dashboards.digest import last_complete, period_figures
 from dashboards.ranges import local_today
+from dashboards.series import period_name
 from dashboards.settings import AlertRules
 from dashboards.snapshot import SourceRuns, open_snapshot, read_freshness, read_sources, snapshot_path
 from pulse.core.instants import duration, now_utc
@@ -55,7 +56,7 @@ def city_alerts(con, city: City, rules: AlertRules, period: str, as_of: datetime
         return []
     start, end = last_complete(period, local_today(city.timezone, as_of))
     figures = period_figures(con, city, period, start, end, as_of, upcoming_days=0)
-    name = period_name(period, start)
+    name = period_name(start, period)
     found = []
     held = f"over {figures.meetups_held} meetup{'s' if figures.meetups_held != 1 else ''} held"
     if rules.attendance_rate_below is not None and figures.attendance_rate is not None \

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from analytics import metrics
@@ -50,16 +51,6 @@ class City:
     @property
     def title(self) -> str:
         return self.name or self.slug
-
-
-@dataclass(frozen=True)
-class FirstDays:
-    """The local day of a city's first figure of each kind (None: none yet): whether a
-    previous range can be compared with at all."""
-
-    members: date | None
-    meetups: date | None
-    blog: date | None
 
 
 @dataclass
@@ -146,15 +137,48 @@ def blog_in_range(con, city: str, period: str, start: date, end: date) -> pd.Dat
     return pd.DataFrame(rows, columns=["post_id", "title", "period_start", "views", "unique_visitors"])
 
 
-def first_days(con, city: City) -> FirstDays:
-    """When the city's figures of each kind begin (local days)."""
-    members, meetup_start, blog = con.execute(
-        """SELECT (SELECT min(day) FROM analytics.member_daily WHERE city = ?),
-                  (SELECT min(starts_at) FROM analytics.meetups WHERE city = ? AND NOT cancelled),
-                  (SELECT min(day) FROM analytics.blog_visits WHERE city = ?)""",
-        [city.slug, city.slug, city.slug]).fetchall()[0]
-    meetups = pd.Timestamp(meetup_start).tz_convert(city.timezone).date() if meetup_start is not None else None
-    return FirstDays(members, meetups, blog)
+def first_blog_day(con, city: str) -> date | None:
+    """The local day of the city's first blog view (None: none yet)."""
+    return con.execute("SELECT min(day) FROM analytics.blog_visits WHERE city = ?", [city]).fetchall()[0][0]
+
+
+def _split(columns: dict, key: str = "city") -> dict[str, slice]:
+    """Rows sorted by `key`: the slice of each value's rows."""
+    values = columns[key]
+    if not len(values):
+        return {}
+    changes = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.concatenate([[0], changes])
+    ends = np.concatenate([changes, [len(values)]])
+    return {values[i]: slice(int(i), int(j)) for i, j in zip(starts, ends, strict=True)}
+
+
+def member_days(con, slug: str | None = None) -> dict[str, series.MemberDays]:
+    """Each city's (or one city's) membership changes per local day, in one query."""
+    where, params = ("WHERE city = ?", [slug]) if slug is not None else ("", [])
+    columns = con.execute(
+        f"""SELECT city, day, sum(joins)::BIGINT AS joins, sum(leaves)::BIGINT AS leaves
+            FROM analytics.member_daily {where} GROUP BY city, day ORDER BY city, day""", params).fetchnumpy()
+    days = columns["day"].astype("datetime64[D]")
+    return {city: series.MemberDays(days[rows], columns["joins"][rows].astype(np.int64),
+                                    columns["leaves"][rows].astype(np.int64))
+            for city, rows in _split(columns).items()}
+
+
+def held_meetups(con, as_of: datetime, slug: str | None = None) -> dict[str, series.HeldMeetups]:
+    """Each city's (or one city's) meetups held by `as_of` (started, not cancelled), by local
+    day, in one query."""
+    where, params = ("AND m.city = ?", [as_of, slug]) if slug is not None else ("", [as_of])
+    columns = con.execute(
+        f"""SELECT m.city, CAST(timezone(c.timezone, m.starts_at) AS DATE) AS day, a.going, a.checked_in,
+                   a.no_shows, a.first_timers
+            FROM analytics.meetups m JOIN analytics.attendance a USING (event_id) JOIN analytics.cities c USING (city)
+            WHERE NOT m.cancelled AND m.starts_at <= ? {where}
+            ORDER BY m.city, day, m.starts_at, m.event_id""", params).fetchnumpy()
+    days = columns["day"].astype("datetime64[D]")
+    return {city: series.HeldMeetups(days[rows], *(columns[c][rows].astype(np.int64)
+                                                   for c in ("going", "checked_in", "no_shows", "first_timers")))
+            for city, rows in _split(columns).items()}
 
 
 def _started(attendance: pd.DataFrame, window: Window, timezone_name: str, as_of: datetime) -> pd.DataFrame:
@@ -171,34 +195,28 @@ class _Core:
     """What the city page and the overview row both start from."""
 
     last_day: date
-    daily: pd.DataFrame
-    attendance: pd.DataFrame
-    firsts: FirstDays
+    members_days: series.MemberDays
+    held: series.HeldMeetups
     members: Kpi
     net_growth: Kpi
     meetups_held: Kpi
     attendance_rate: Kpi
 
-    def held(self, city: City, window: Window, as_of: datetime) -> pd.DataFrame:
-        return kpi_module.held_meetups(self.attendance, city.timezone, window.start, window.end, as_of)
 
-
-def _core(con, city: City, window: Window, as_of: datetime) -> _Core:
-    slug = city.slug
+def _core(city: City, window: Window, as_of: datetime, members: series.MemberDays | None,
+          held: series.HeldMeetups | None) -> _Core:
     last_day = local_today(city.timezone, as_of)
-    daily = metrics.member_growth(con, slug, "day", window.previous_start, window.end)
-    both = metrics.attendance(con, slug, window.previous_start, window.end)
-    firsts = first_days(con, city)
-    members, net = kpi_module.membership(daily, window, last_day, firsts.members)
-    held, rate = kpi_module.meetups(both, city.timezone, window, as_of, firsts.meetups)
-    return _Core(last_day, daily, both, firsts, members, net, held, rate)
+    members = members if members is not None else series.MemberDays.empty()
+    held = held if held is not None else series.HeldMeetups.empty()
+    return _Core(last_day, members, held, *kpi_module.membership(members, window, last_day),
+                 *kpi_module.meetups(held, window))
 
 
 def city_data(con, city: City, window: Window, as_of: datetime) -> CityData:
     """Everything a city page shows; `as_of` is the instant the figures describe (meetups that
     start after it are upcoming)."""
     slug = city.slug
-    core = _core(con, city, window, as_of)
+    core = _core(city, window, as_of, member_days(con, slug).get(slug), held_meetups(con, as_of, slug).get(slug))
     last_day = core.last_day
     # Nothing dated after the as-of day counts (the charts stop there too).
     end = min(window.end, last_day)
@@ -209,11 +227,11 @@ def city_data(con, city: City, window: Window, as_of: datetime) -> CityData:
              + kpi_module.blog(top_now, top_before,
                                unique_visitors(con, slug, window.start, end),
                                unique_visitors(con, slug, window.previous_start, window.previous_end),
-                               window, core.firsts.blog))
+                               window, first_blog_day(con, slug)))
     blog = blog_in_range(con, slug, window.period, window.start, end)
-    members = series.member_periods(slug, core.daily, window, last_day)
-    held = core.held(city, window, as_of)
-    trend = series.attendance_periods(slug, held, city.timezone, window, last_day)
+    members = series.member_periods(slug, core.members_days, window, last_day)
+    trend = series.attendance_periods(slug, core.held, window, last_day)
+    attendance = metrics.attendance(con, slug, window.start, window.end)
     return CityData(
         city=city,
         window=window,
@@ -222,11 +240,11 @@ def city_data(con, city: City, window: Window, as_of: datetime) -> CityData:
         kpis=tiles,
         member_growth=members,
         attendance_trend=trend,
-        meetups=_started(core.attendance, window, city.timezone, as_of),
+        meetups=_started(attendance, window, city.timezone, as_of),
         upcoming=metrics.upcoming(con, slug, as_of),
         blog_views=series.blog_periods(slug, blog, window, last_day),
         top_posts=top_now,
-        overview=_row(city, window, as_of, core, held, members, trend),
+        overview=_row(city, window, core, members, trend),
     )
 
 
@@ -251,16 +269,12 @@ class OverviewRow:
     """(period start, going, no-shows) per period, over the meetups held (the region's rate)."""
 
 
-def _sums(held: pd.DataFrame) -> tuple[int, int]:
-    return (int(held["going"].sum()), int(held["no_shows"].sum())) if len(held) else (0, 0)
-
-
-def _row(city: City, window: Window, as_of: datetime, core: _Core, held: pd.DataFrame, members: pd.DataFrame,
-         trend: pd.DataFrame) -> OverviewRow:
-    before = kpi_module.held_meetups(core.attendance, city.timezone, window.previous_start, window.previous_end, as_of)
+def _row(city: City, window: Window, core: _Core, members: pd.DataFrame, trend: pd.DataFrame) -> OverviewRow:
+    going, _, no_shows, _ = core.held.sums(window.start, window.end)
+    going_before, _, no_shows_before, _ = core.held.sums(window.previous_start, window.previous_end)
     return OverviewRow(
         city, window, core.members, core.net_growth, core.meetups_held, core.attendance_rate,
-        *_sums(held), *_sums(before),
+        going, no_shows, going_before, no_shows_before,
         members_series=tuple(zip(members["period_start"], (int(v) for v in members["members_end"]), strict=True)),
         rate_series=tuple((begin, None if pd.isna(value) else float(value))
                           for begin, value in zip(trend["period_start"], trend["attendance_rate"], strict=True)),
@@ -270,10 +284,7 @@ def _row(city: City, window: Window, as_of: datetime, core: _Core, held: pd.Data
 
 def overview_row(con, city: City, window: Window, as_of: datetime) -> OverviewRow:
     """A city's overview row alone (without the rest of its page)."""
-    core = _core(con, city, window, as_of)
-    held = core.held(city, window, as_of)
-    return _row(city, window, as_of, core, held, series.member_periods(city.slug, core.daily, window, core.last_day),
-                series.attendance_periods(city.slug, held, city.timezone, window, core.last_day))
+    return overview_rows(con, [city], None, None, as_of, windows={city.slug: window})[0]
 
 
 def overview_row_of(found: CityData) -> OverviewRow:
@@ -281,10 +292,21 @@ def overview_row_of(found: CityData) -> OverviewRow:
     return found.overview
 
 
-def overview_rows(con, cities_shown: list[City], choice: Choice, now: datetime, as_of: datetime) -> list[OverviewRow]:
-    """The overview rows of these cities for a choice, in slug order."""
-    return [overview_row(con, city, city_window(city, choice, now), as_of)
-            for city in sorted(cities_shown, key=lambda c: c.slug)]
+def overview_rows(con, cities_shown: list[City], choice: Choice | None, now: datetime | None, as_of: datetime, *,
+                  windows: dict[str, Window] | None = None) -> list[OverviewRow]:
+    """The overview rows of these cities for a choice (or the given `windows`), in slug order:
+    every city's figures from two queries, so a hundred cities cost about what one does."""
+    if not cities_shown:
+        return []
+    members = member_days(con) if len(cities_shown) > 1 else member_days(con, cities_shown[0].slug)
+    held = held_meetups(con, as_of) if len(cities_shown) > 1 else held_meetups(con, as_of, cities_shown[0].slug)
+    rows = []
+    for city in sorted(cities_shown, key=lambda c: c.slug):
+        window = windows[city.slug] if windows is not None else city_window(city, choice, now)
+        core = _core(city, window, as_of, members.get(city.slug), held.get(city.slug))
+        rows.append(_row(city, window, core, series.member_periods(city.slug, core.members_days, window, core.last_day),
+                         series.attendance_periods(city.slug, core.held, window, core.last_day)))
+    return rows
 
 
 @dataclass(frozen=True)

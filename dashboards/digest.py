@@ -3,7 +3,7 @@ as a neutral structure (title, facts, sections, link) that the sender turns into
 format and escapes (`posters.notices` for Slack). Pure functions over a connection holding the
 `analytics.*` tables (the dashboard snapshot), no sending here.
 
-The figures are the dashboards' own (`dashboards.kpis`): members at the end of the period and
+The figures are the dashboards' own (`dashboards.series`, as the tiles read them): members at the end of the period and
 net growth, meetups held (started, not cancelled) with their attendance rate and first-timers,
 each against the period before; the most viewed post; the meetups coming up with their RSVPs.
 A period with no membership change, no meetup held and no blog view has no digest (`has_data`).
@@ -21,8 +21,8 @@ import pandas as pd
 
 from analytics import metrics
 from analytics.periods import period_start, rate
-from dashboards import kpis
-from dashboards.data import City, first_days
+from dashboards.data import City, held_meetups, member_days
+from dashboards.series import HeldMeetups, MemberDays, period_name
 
 PERIODS = ("week", "month")
 TEXT_LIMIT = 120
@@ -46,13 +46,6 @@ def previous_of(period: str, start: date) -> tuple[date, date]:
     """The period before the one starting on `start`."""
     end = start - timedelta(days=1)
     return period_start(end, period), end
-
-
-def period_name(period: str, start: date) -> str:
-    """"week of 31 Aug 2026", "August 2026"."""
-    if period == "week":
-        return f"week of {start.day} {start.strftime('%b %Y')}"
-    return start.strftime("%B %Y")
 
 
 def local_midnight_after(day: date, timezone_name: str) -> datetime:
@@ -131,27 +124,14 @@ def period_figures(con, city: City, period: str, start: date, end: date, as_of: 
                    upcoming_days: int = 14) -> PeriodFigures:
     """The digest's figures for `city` over start..end (local days); `as_of` is when the figures
     were taken (meetups starting after it are upcoming, not held)."""
-    slug, tz = city.slug, city.timezone
+    slug = city.slug
     previous_start, previous_end = previous_of(period, start)
-    firsts = first_days(con, city)
-    daily = metrics.member_growth(con, slug, "day", previous_start, end)
-    days = daily["period_start"]
-    members = dict(zip(days, daily["members_end"], strict=True))
-
-    def net(first: date, last: date) -> int:
-        inside = (days >= first) & (days <= last)
-        return int(daily[inside]["net"].sum())
-
-    inside = (days >= start) & (days <= end)
-    joins, leaves = int(daily[inside]["joins"].sum()), int(daily[inside]["leaves"].sum())
-    members_known = firsts.members is not None and firsts.members <= previous_end
-    meetups_known = firsts.meetups is not None and firsts.meetups <= previous_end
-
-    attendance = metrics.attendance(con, slug, previous_start, end)
-    held = kpis.held_meetups(attendance, tz, start, end, as_of)
-    before = kpis.held_meetups(attendance, tz, previous_start, previous_end, as_of)
-    going = int(held["going"].sum()) if len(held) else 0
-    no_shows = int(held["no_shows"].sum()) if len(held) else 0
+    members = member_days(con, slug).get(slug) or MemberDays.empty()
+    held = held_meetups(con, as_of, slug).get(slug) or HeldMeetups.empty()
+    members_known = members.first_day is not None and members.first_day <= previous_end
+    meetups_known = held.first_day is not None and held.first_day <= previous_end
+    joins, leaves = members.changes(start, end)
+    going, _, no_shows, first_timers = held.sums(start, end)
 
     posts = metrics.top_posts(con, slug, start, end)
     top = None
@@ -162,7 +142,7 @@ def period_figures(con, city: City, period: str, start: date, end: date, as_of: 
     horizon = pd.Timestamp(as_of) + pd.Timedelta(days=upcoming_days)
     coming = metrics.upcoming(con, slug, as_of)
     coming = coming[coming["starts_at"] <= horizon] if len(coming) else coming
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(city.timezone)
     upcoming = tuple(
         UpcomingMeetup(row.starts_at.to_pydatetime(), row.starts_at.tz_convert(zone).strftime("%a %-d %b %H:%M"),
                        row.title, row.venue, int(row.going), int(row.waitlist),
@@ -171,14 +151,15 @@ def period_figures(con, city: City, period: str, start: date, end: date, as_of: 
 
     return PeriodFigures(
         city=city, period=period, start=start, end=end, previous_start=previous_start, previous_end=previous_end,
-        members_end=int(members[end]), members_previous_end=int(members[previous_end]) if members_known else None,
+        members_end=members.members_on(end),
+        members_previous_end=members.members_on(previous_end) if members_known else None,
         joins=joins, leaves=leaves, net=joins - leaves,
-        net_previous=net(previous_start, previous_end) if members_known else None,
-        meetups_held=len(held), meetups_held_previous=len(before) if meetups_known else None,
-        going=going, no_shows=no_shows, attendance_rate=kpis.attendance_rate(held),
-        attendance_rate_previous=kpis.attendance_rate(before) if meetups_known else None,
-        first_timers=int(held["first_timers"].sum()) if len(held) else 0,
-        blog_views=int(posts["views"].sum()) if len(posts) else 0,
+        net_previous=members.net(previous_start, previous_end) if members_known else None,
+        meetups_held=held.count(start, end),
+        meetups_held_previous=held.count(previous_start, previous_end) if meetups_known else None,
+        going=going, no_shows=no_shows, attendance_rate=held.rate(start, end),
+        attendance_rate_previous=held.rate(previous_start, previous_end) if meetups_known else None,
+        first_timers=first_timers, blog_views=int(posts["views"].sum()) if len(posts) else 0,
         top_post=top, upcoming=upcoming, upcoming_total=len(coming))
 
 
@@ -231,7 +212,7 @@ def compose(figures: PeriodFigures, dashboard_url: str = "") -> Message:
     f = figures
     word = "week" if f.period == "week" else "month"
     before = f"the {word} before"
-    name = period_name(f.period, f.start)
+    name = period_name(f.start, f.period)
     title = f"{bound(f.city.title, 60)} · {name} ({f.start.day} {f.start.strftime('%b')} – {f.end.day} {f.end.strftime('%b %Y')})"
     members = f"{f.members_end:,} at the end of the {word}, net {_signed(f.net)} ({f.joins:,} joined, {f.leaves:,} left)"
     members += f"; {before}: net {_signed(f.net_previous)}" if f.net_previous is not None else f"; nothing {before} to compare with"

@@ -8,7 +8,8 @@ Definitions (shown on the page too):
 - net growth: joins minus leaves over the range's days (up to the as-of day: a change dated
   later is not "in the range so far", and members = members before + net growth holds);
 - meetups held: meetups not cancelled that started within the range, before the figures'
-  as-of time (when the snapshot was taken: later check-ins are not in the figures yet);
+  as-of time (when the snapshot was taken: later check-ins are not in the figures yet; one
+  that has not started is upcoming, neither attended nor a no-show);
 - attendance rate: (going - no-shows) / going over those meetups, by the contract's rounding;
 - blog views: views of the city's posts over the range;
 - unique visitors: distinct visitors over the whole range, all posts together.
@@ -21,13 +22,14 @@ the page says so, rather than "+377 vs 0".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 
-from analytics.periods import format_rate, rate
+from analytics.periods import format_rate
 from dashboards.ranges import Window
+from dashboards.series import HeldMeetups, MemberDays
 
 KPI_COLUMNS = ["city", "metric", "from", "to", "value", "previous_from", "previous_to", "previous_value", "change"]
 
@@ -56,72 +58,37 @@ class Kpi:
         return format_rate(value) if self.kind == "rate" else int(value)
 
 
-def _dates_of(frame: pd.DataFrame, column: str) -> pd.Series:
-    return frame[column].map(lambda value: value if isinstance(value, date) else date.fromisoformat(str(value)))
-
-
 def _known(first: date | None, window: Window) -> bool:
     """Whether data of a kind existed by the end of the previous range (`first`: its first day)."""
     return first is not None and first <= window.previous_end
 
 
-def membership(daily: pd.DataFrame, window: Window, last: date | None = None,
-               first_day: date | None = date.min) -> list[Kpi]:
-    """From `member_growth(period="day")` over previous_start..end: members at the end of the
-    range (or on `last`, the as-of day, when the range runs past it), net growth. `first_day`:
-    the city's first day with a membership change (None: none at all)."""
-    days = _dates_of(daily, "period_start") if len(daily) else pd.Series([], dtype=object)
-    last = window.end if last is None else last
-    known = _known(first_day, window)
-
-    def members_on(day: date) -> int | None:
-        rows = daily[days == day]
-        return int(rows["members_end"].iloc[-1]) if len(rows) else None
-
-    def net_between(first: date, last: date) -> int:
-        return int(daily[(days >= first) & (days <= last)]["net"].sum()) if len(daily) else 0
-
+def membership(members: MemberDays, window: Window, last: date) -> list[Kpi]:
+    """Members at the end of the range (or on `last`, the as-of day, when the range runs past
+    it) and net growth, each with the previous range's."""
+    known = _known(members.first_day, window)
     current = window.end >= last
     end = min(window.end, last)
     return [
         Kpi("members_now", "Members now" if current else "Members at end of range",
-            members_on(end) if end >= window.start else None,
-            members_on(window.previous_end) if known else None,
+            members.members_on(end) if end >= window.start else None,
+            members.members_on(window.previous_end) if known else None,
             help="Members today (the figures' as-of day)" if current else f"Members on {end.isoformat()}"),
-        Kpi("net_growth", "Net growth", net_between(window.start, end),
-            net_between(window.previous_start, window.previous_end) if known else None,
+        Kpi("net_growth", "Net growth", members.net(window.start, end),
+            members.net(window.previous_start, window.previous_end) if known else None,
             help="Joins minus leaves in the range"),
     ]
 
 
-def held_meetups(attendance: pd.DataFrame, timezone_name: str, first: date, last: date, now: datetime) -> pd.DataFrame:
-    """Meetups not cancelled whose start (local date) is within first..last and not after now."""
-    if not len(attendance):
-        return attendance
-    local_days = attendance["starts_at"].dt.tz_convert(timezone_name).dt.date
-    keep = ((attendance["status"] != "cancelled") & (local_days >= first) & (local_days <= last)
-            & (attendance["starts_at"] <= pd.Timestamp(now)))
-    return attendance[keep]
-
-
-def attendance_rate(meetups: pd.DataFrame) -> Decimal | None:
-    going = int(meetups["going"].sum()) if len(meetups) else 0
-    no_shows = int(meetups["no_shows"].sum()) if len(meetups) else 0
-    return rate(going - no_shows, going)
-
-
-def meetups(attendance: pd.DataFrame, timezone_name: str, window: Window, now: datetime,
-            first_day: date | None = date.min) -> list[Kpi]:
-    """From `attendance()` over previous_start..end: meetups held, attendance rate.
-    `first_day`: the local day of the city's first meetup held (None: none yet)."""
-    current = held_meetups(attendance, timezone_name, window.start, window.end, now)
-    previous = held_meetups(attendance, timezone_name, window.previous_start, window.previous_end, now)
-    known = _known(first_day, window)
+def meetups(held: HeldMeetups, window: Window) -> list[Kpi]:
+    """Meetups held in the range and their attendance rate, each with the previous range's."""
+    known = _known(held.first_day, window)
     return [
-        Kpi("meetups_held", "Meetups held", len(current), len(previous) if known else None,
+        Kpi("meetups_held", "Meetups held", held.count(window.start, window.end),
+            held.count(window.previous_start, window.previous_end) if known else None,
             help="Meetups not cancelled that started in the range"),
-        Kpi("attendance_rate", "Attendance rate", attendance_rate(current),
-            attendance_rate(previous) if known else None, kind="rate",
+        Kpi("attendance_rate", "Attendance rate", held.rate(window.start, window.end),
+            held.rate(window.previous_start, window.previous_end) if known else None, kind="rate",
             help="(going - no-shows) / going over the meetups held"),
     ]
 

@@ -25,6 +25,7 @@ import pandas as pd
 from analytics import formatting
 from analytics.periods import format_rate
 from dashboards import figures
+from dashboards.series import period_name
 from dashboards.data import (DATASETS, TOP_POSTS_SHOWN, UPCOMING_SHOWN, CityData, City, OverviewRow, overview_frame,
                              totals)
 from dashboards.kpis import Kpi
@@ -191,13 +192,6 @@ def sparkline(values: list, label: str, low: float | None = None, high: float | 
     return Spark(tuple(segments), last, label)
 
 
-def period_name(start, period: str) -> str:
-    """How a period is named for people: "week of 31 Aug 2026", "Dec 2026"."""
-    if period == "week":
-        return f"week of {start.day} {start.strftime('%b %Y')}"
-    return start.strftime("%b %Y")
-
-
 @dataclass(frozen=True)
 class Download:
     name: str
@@ -336,10 +330,10 @@ def _cell(kpi: Kpi) -> dict:
     return context
 
 
-def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, freshness: Freshness | None,
-                     now: datetime, stale_after: timedelta, static: bool, everyone: bool = True,
-                     range_error: str | None = None, entered: dict | None = None) -> dict:
-    """Everything the overview template shows: a row per city (sortable), the region's totals."""
+def overview_table_context(rows: list[OverviewRow], *, links: Links, choice: Choice) -> dict:
+    """What the overview's table shows (`_overview_table.html`): a row per city with its
+    sparklines and changes, sortable, and the region's totals. It depends on the rows and the
+    choice only, so the web app renders it once per snapshot, choice and set of cities."""
     period = choice.period
 
     def sparks(members_series, rate_series):
@@ -364,15 +358,29 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
     region = totals(rows)
     region_members_spark, region_rate_spark = sparks(region.members_series, region.rate_series)
     frame = lambda: overview_frame(rows)  # noqa: E731
-    first = min(rows, key=lambda r: r.city.slug) if rows else None
     return {
-        "page": "overview",
-        "heading": overview_heading(rows, everyone),
         "rows": table,
         "totals": {"members": _cell(region.members), "net": _cell(region.net_growth),
                    "held": _cell(region.meetups_held), "rate": _cell(region.attendance_rate),
                    "members_spark": region_members_spark, "rate_spark": region_rate_spark},
         "members_label": region.members.label,
+        "choice": choice,
+        "download": Download("overview", "Every city side by side",
+                             links.download("", "overview", "csv", choice, frame),
+                             links.download("", "overview", "json", choice, frame), "overview"),
+    }
+
+
+def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, freshness: Freshness | None,
+                     now: datetime, stale_after: timedelta, static: bool, everyone: bool = True,
+                     range_error: str | None = None, entered: dict | None = None,
+                     table_html: str | None = None) -> dict:
+    """Everything the overview template shows. `table_html`: its table already rendered (the
+    web app caches it); without it, the table's context is worked out here."""
+    first = min(rows, key=lambda r: r.city.slug) if rows else None
+    return {
+        "page": "overview",
+        "heading": overview_heading(rows, everyone),
         "choice": choice,
         "static": static,
         "links": links,
@@ -382,9 +390,8 @@ def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, f
         "range_error": range_error,
         "range_label": PRESET_LABELS.get(choice.range, "Custom range") if choice.range != "custom"
         else f"{choice.start.isoformat()} to {choice.end.isoformat()}",
-        "download": Download("overview", "Every city side by side",
-                             links.download("", "overview", "csv", choice, frame),
-                             links.download("", "overview", "json", choice, frame), "overview"),
+        "table_html": table_html,
+        **({} if table_html is not None else overview_table_context(rows, links=links, choice=choice)),
         "generated": local_time(now, "UTC"),
         **freshness_context(freshness, "UTC", now, stale_after),
     }

@@ -10,17 +10,17 @@ preset pages ahead (`PageData.start_warming`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request
 
 from dashboards import data as data_module, render
 from dashboards.export import DEFAULT_STALE_AFTER, asset_bytes
-from dashboards.ranges import Choice, RangeError, parse_choice
+from dashboards.ranges import DEFAULT_PERIOD, PERIODS, Choice, RangeError, parse_choice
 from dashboards.snapshot import Refresher, SnapshotReader, snapshot_path
-from dashboards.web.pages import PageData
+from dashboards.web.pages import PageData, as_of
 from pulse.core.config import Config
 from pulse.web import auth as auth_module
 from pulse.web.app import SHELL_ASSETS
@@ -121,8 +121,6 @@ class _Asked:
 
 
 def _period_or_default() -> str:
-    from dashboards.ranges import DEFAULT_PERIOD, PERIODS
-
     period = request.args.get("period")
     return period if period in PERIODS else DEFAULT_PERIOD
 
@@ -181,8 +179,22 @@ def overview():
         rows = _overview_rows(snap, choice)
         context = render.overview_context(rows, links=render.WebLinks(), choice=choice, freshness=snap.freshness,
                                           now=state().clock(), stale_after=state().stale_after, static=False,
-                                          everyone=g.user.is_admin, range_error=asked.error, entered=asked.entered)
+                                          everyone=g.user.is_admin, range_error=asked.error, entered=asked.entered,
+                                          table_html=_overview_table(snap, rows, choice))
     return render_template("overview.html", **context), asked.status
+
+
+def _overview_table(snap: _Snapshot, rows: list[data_module.OverviewRow], choice) -> str:
+    """The overview's table as HTML, rendered once per snapshot, choice and set of cities shown
+    (with a hundred cities, rendering it is most of a page view's work)."""
+    key = (snap.version, "overview-table", choice, as_of(state().clock(), snap.freshness),
+           tuple((r.city.slug, r.window.start, r.window.end) for r in rows))
+    found, html = state().pages.cache.peek(key)
+    if not found:
+        html = render_template("_overview_table.html",
+                               **render.overview_table_context(rows, links=render.WebLinks(), choice=choice))
+        state().pages.cache.put(key, html)
+    return html
 
 
 @blueprint.get("/overview.<fmt>")

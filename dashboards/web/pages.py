@@ -20,10 +20,10 @@ import contextlib
 import multiprocessing
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from collections.abc import Callable
 
 from dashboards import data as data_module
 from dashboards.ranges import PERIODS, PRESETS, Choice

@@ -369,3 +369,23 @@ def test_the_overview_heading_names_what_the_person_sees():
     assert render.overview_heading(rows[:2], everyone=False) == "Melbourne and Perth"
     assert render.overview_heading(rows[:3], everyone=False) == "Melbourne, Perth and Sydney"
     assert render.overview_heading(rows, everyone=False) == "Your 4 cities"
+
+
+def test_the_overview_of_every_city_at_once_is_each_city_alone_and_the_contract(demo):
+    """The overview reads every city with two queries; each row must be what the city's own
+    page computes, and members on every day what `pulse metrics member-growth --period day` says."""
+    with SnapshotReader(snapshot_path(demo.config)).cursor() as (con, _, freshness):
+        everyone = data.cities(con)
+        moment = freshness.snapshot_at
+        choice = ranges.Choice("365d", None, None, "month")
+        together = data.overview_rows(con, everyone, choice, moment, moment)
+        alone = [data.overview_row_of(data.city_data(con, c, data.city_window(c, choice, moment), moment))
+                 for c in everyone]
+        assert together == alone and len(together) == 5
+        days = data.member_days(con)
+        for city in everyone:
+            window = data.city_window(city, choice, moment)
+            contract = _cli_json(demo.config, "member-growth", "--city", city.slug, "--period", "day",
+                                 "--from", window.start.isoformat(), "--to", window.end.isoformat())
+            assert [days[city.slug].members_on(date.fromisoformat(r["period_start"])) for r in contract] == [
+                r["members_end"] for r in contract]

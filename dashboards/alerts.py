@@ -17,10 +17,11 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from analytics.periods import rate
 from dashboards.data import City, cities as snapshot_cities
-from dashboards.digest import last_complete, period_figures
+from dashboards.digest import Message, bound, last_complete, period_figures
 from dashboards.ranges import local_today
 from dashboards.series import period_name
 from dashboards.settings import AlertRules
@@ -108,11 +109,12 @@ def source_alerts(city: str, rules: AlertRules, sources: list[SourceRuns], confi
 
 def evaluate(con, config, now: datetime, only: list[str] | None = None) -> list[Alert]:
     """Every alert that holds now on the snapshot `con`, city by city in slug order (`only`:
-    those cities). None when the snapshot holds no built figures."""
+    those cities); [] when no rule is configured or the snapshot holds no built figures. A
+    source rule gives an alert per city it applies to (each city's leads are told)."""
     settings = config.alerts
-    if not settings.configured or not read_freshness(con).built:
-        return []
     freshness = read_freshness(con)
+    if not settings.configured or not freshness.built:
+        return []
     as_of = min(now, freshness.snapshot_at)
     sources = read_sources(con)
     configured = [source.name for source in config.sources]
@@ -157,10 +159,6 @@ def for_city(pages, snap, config, slug: str, now: datetime) -> list[Alert]:
 
 def message(alert: Alert, city: City | None, dashboard_url: str = "", notice_key: str = ""):
     """The post of a breach: what holds, for which city, and a link to the city's page."""
-    from urllib.parse import quote
-
-    from dashboards.digest import Message, bound
-
     name = bound(city.title if city else alert.city, 60)
     facts = (("What", alert.title),) + ((("Detail", alert.detail),) if alert.detail else ())
     facts += (("Until", "it no longer holds: it stays on the city's page meanwhile, and is not posted again"),)

@@ -1,6 +1,9 @@
-"""What one dashboard shows, fetched through the metrics API: a city's figures for a window,
-and the region overview. Works on any connection holding the `analytics.*` tables: the
-dashboard snapshot (web app, static export) or the warehouse itself.
+"""What one dashboard shows: a city's figures for a window, and the region overview. Works on
+any connection holding the `analytics.*` tables: the dashboard snapshot (web app, static
+export) or the warehouse itself. Tables come through the metrics API; what the tiles, charts
+and sparklines read (each city's membership changes per day, its meetups held) comes from the
+model tables with one query for any number of cities (`member_days`, `held_meetups`), so the
+overview of a hundred cities costs about what one city does.
 
 Every number on a page comes from here, so a page, its CSV and its JSON always agree. They are
 the contract's figures (`pulse metrics`) as of the moment the figures describe (`as_of`: when

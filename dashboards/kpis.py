@@ -1,5 +1,6 @@
 """The KPI tiles: each figure for the chosen range and for the previous range of the same
-length, worked out from the metrics API's DataFrames. Pure functions, no I/O.
+length, worked out from the city's membership changes per day and meetups held
+(`dashboards.series`) and the metrics API's blog tables. Pure functions, no I/O.
 
 Definitions (shown on the page too):
 - members now / at end of range: `members_end` on the range's last day, or on the figures'

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import date
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pandas as pd

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import date
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pandas as pd
@@ -30,6 +30,7 @@ ATTENDANCE_TREND = ["city", "month", "events", "going", "checked_in", "no_shows"
 BLOG_VIEWS = ["city", "post_id", "title", "period_start", "views", "unique_visitors"]
 TOP_POSTS = ["city", "post_id", "title", "views", "unique_visitors"]
 CITIES = ["city", "name", "timezone"]
+UPCOMING = ["city", "event_id", "title", "starts_at", "venue", "going", "waitlist", "capacity"]
 
 
 class MetricsError(ValueError):
@@ -237,3 +238,27 @@ def top_posts(con, city: str, start, end, limit: int | None = None) -> pd.DataFr
                ORDER BY v.views DESC, v.post_id
                LIMIT ?""", [slug, slug, first, last, limit]).fetchall())
     return _frame(rows, TOP_POSTS)
+
+
+def upcoming(con, city: str, after, limit: int | None = None) -> pd.DataFrame:
+    """Meetups not cancelled that start after the instant `after` (timezone-aware), soonest
+    first (then event_id), with their RSVPs: `going`, `waitlist` (users whose latest RSVP says
+    so) and `capacity` (None when no event gave one). `limit` keeps the first N per city.
+
+    Not a `pulse metrics` table: the dashboards and digests show these apart from attendance,
+    because a meetup that has not started has no check-ins yet and is not a no-show."""
+    if limit is not None and limit < 0:
+        raise MetricsError(f"limit: expected a number >= 0, got {limit}")
+    rows = []
+    for slug, _tz in resolve_cities(con, city):
+        rows.extend(con.execute(
+            """SELECT m.city, m.event_id, m.title, m.starts_at, m.venue, a.going, a.waitlist, m.capacity
+               FROM analytics.meetups m JOIN analytics.attendance a USING (event_id)
+               WHERE m.city = ? AND NOT m.cancelled AND m.starts_at > ?
+               ORDER BY m.starts_at, m.event_id
+               LIMIT ?""", [slug, after, limit]).fetchall())
+    frame = pd.DataFrame(rows, columns=UPCOMING)
+    frame["starts_at"] = pd.to_datetime(frame["starts_at"], utc=True)
+    # Object, not float: a capacity is a whole number or absent (None), never 80.0 or NaN.
+    frame["capacity"] = pd.Series([row[7] for row in rows], dtype=object)
+    return frame

@@ -1,7 +1,7 @@
-"""Dashboards at demo scale for 100 cities: offline rendering time, and city-page latency under
-concurrent readers of a running `pulse serve`.
+"""Dashboards at demo scale for 100 cities: offline rendering time, and city-page and overview
+latency under concurrent readers of a running `pulse serve`.
 
-    python benchmarks/dashboards.py [--cities 100] [--seconds 30] [--clients 8]
+    python benchmarks/dashboards.py [--cities 100] [--seconds 30] [--clients 8] [--only overview]
 
 Generates a year of the demo stream for N cities, ingests and builds it, then measures in the
 same run:
@@ -12,6 +12,11 @@ same run:
      as it runs (it computes every city's preset pages ahead after each new snapshot; the load
      starts once it says it has, and the time that took is printed), and with its cache off
      (every page computed while the visitor waits: the worst case, right after a new snapshot).
+ (c) the overview of every city with its sparklines (random preset range and period) from
+     `--clients` clients, time to the first byte of the page and to its end, against the same
+     server as it runs and with its cache off; the baseline measured in the same run is
+     `/healthz` under the same load (the server's own cost per request, no figures); and one
+     overview alone right after start (cache off: every city's figures computed while waiting).
 Prints the 50th/95th/99th percentiles, requests per second, and the p95 of the 365-day pages
 (a city with a year of data). Everything stays on 127.0.0.1.
 """
@@ -33,7 +38,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +92,17 @@ class Client:
                 raise RuntimeError(f"{path}: HTTP {response.status}")
             return response.read().decode("utf-8")
 
+    def timed(self, path: str) -> tuple[float, float]:
+        """(seconds to the first byte of the body, seconds to its end)."""
+        started = time.perf_counter()
+        with self.opener.open(self.url + path, timeout=60) as response:
+            if response.status != 200:
+                raise RuntimeError(f"{path}: HTTP {response.status}")
+            response.read(1)
+            first = time.perf_counter() - started
+            response.read()
+        return first, time.perf_counter() - started
+
 
 def load(url: str, cities: list[str], clients: int, seconds: float, seed: int) -> dict:
     """`clients` threads, each signed in, fetching random city pages for `seconds`."""
@@ -125,10 +141,47 @@ def load(url: str, cities: list[str], clients: int, seconds: float, seed: int) -
             "p95_365d": percentile(year, 95)}
 
 
+def load_paths(url: str, paths, clients: int, seconds: float, seed: int) -> dict:
+    """`clients` signed-in threads fetching `paths(rng)` for `seconds`: first-byte and full latencies."""
+    sessions = [Client(url, "admin@bench.example") for _ in range(clients)]
+    first: list[float] = []
+    full: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def work(client: Client, rng: random.Random):
+        while time.monotonic() < deadline:
+            path = paths(rng)
+            try:
+                to_first, to_end = client.timed(path)
+            except Exception as error:  # noqa: BLE001 - counted and printed
+                with lock:
+                    errors.append(f"{path}: {error}")
+                continue
+            with lock:
+                first.append(to_first)
+                full.append(to_end)
+
+    threads = [threading.Thread(target=work, args=(c, random.Random(seed + i))) for i, c in enumerate(sessions)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - began
+    return {"requests": len(full), "errors": errors, "rps": len(full) / took, "first_p50": percentile(first, 50),
+            "first_p95": percentile(first, 95), "first_p99": percentile(first, 99), "full_p95": percentile(full, 95)}
+
+
+def overview_path(rng: random.Random) -> str:
+    return f"/?range={rng.choice(['30d', '90d', '365d'])}&period={rng.choice(['week', 'month'])}"
+
+
 def serve_and_load(data_dir: Path, cities: list[str], args, cache_size: int) -> dict:
     port = free_port()
     env = {**os.environ, "PULSE_SESSION_SECRET": "benchmark-" + "s" * 40}
-    log = open(data_dir.parent / f"serve-{port}.log", "wb")
+    log = open(data_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - the server writes into it until the end
     server = subprocess.Popen([sys.executable, "-m", "pulse", "--data-dir", str(data_dir), "serve", "--port",
                                str(port), "--cache-size", str(cache_size)], stdout=log, stderr=subprocess.STDOUT,
                               env=env, cwd=ROOT)
@@ -141,7 +194,7 @@ def serve_and_load(data_dir: Path, cities: list[str], args, cache_size: int) -> 
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"pulse serve did not start; see {log.name}")
+                    raise SystemExit(f"pulse serve did not start; see {log.name}") from None
                 time.sleep(0.2)
         started = time.monotonic()
         warmed = None
@@ -153,7 +206,16 @@ def serve_and_load(data_dir: Path, cities: list[str], args, cache_size: int) -> 
                         warmed = time.monotonic() - started
                         break
                 time.sleep(0.5)
-        result = load(url, cities, args.clients, args.seconds, seed=cache_size)
+        result = {}
+        if not cache_size:
+            # One overview alone, the first request of this server: every city computed while waiting.
+            result["cold_overview"] = Client(url, "admin@bench.example").timed("/?range=90d&period=week")
+        if args.only in (None, "city"):
+            result.update(load(url, cities, args.clients, args.seconds, seed=cache_size))
+        if args.only in (None, "overview"):
+            result["overview"] = load_paths(url, overview_path, args.clients, args.seconds, seed=cache_size)
+            result["baseline"] = load_paths(url, lambda rng: "/healthz", args.clients, min(args.seconds, 10),
+                                            seed=cache_size)
         result["warmed_in"] = warmed
         return result
     finally:
@@ -168,12 +230,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (printed).")
+    parser.add_argument("--only", choices=["city", "overview"], help="Measure only the city pages or the overview.")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-dashboards-"))
     try:
         config = config_module.from_dict({"warehouse": {"data_dir": str(work / "data")}}, base_dir=work)
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         cities = region(args.cities)
         started = time.perf_counter()
         summary = generate_files(work / "events", now=now, cities=cities)
@@ -201,14 +264,30 @@ def main() -> None:
             result = serve_and_load(config.data_dir, slugs, args, size)
             if result["warmed_in"] is not None:
                 print(f"    the server computed the {len(slugs) * 6} preset pages of {len(slugs)} cities "
-                      f"in {result['warmed_in']:.1f} s after start")
-            print(f"(b) {args.clients} clients x {args.seconds:.0f} s, {label}: {result['requests']} pages, "
-                  f"{result['rps']:.1f}/s; latency p50 {result['p50'] * 1000:.0f} ms, "
-                  f"p95 {result['p95'] * 1000:.0f} ms, p99 {result['p99'] * 1000:.0f} ms; "
-                  f"p95 of 365-day pages {result['p95_365d'] * 1000:.0f} ms (target < 200 ms); "
-                  f"errors {len(result['errors'])}")
-            for error in result["errors"][:5]:
-                print(f"    {error}")
+                      f"and the 6 overviews in {result['warmed_in']:.1f} s after start")
+            if "requests" in result:
+                print(f"(b) {args.clients} clients x {args.seconds:.0f} s, {label}: {result['requests']} pages, "
+                      f"{result['rps']:.1f}/s; latency p50 {result['p50'] * 1000:.0f} ms, "
+                      f"p95 {result['p95'] * 1000:.0f} ms, p99 {result['p99'] * 1000:.0f} ms; "
+                      f"p95 of 365-day pages {result['p95_365d'] * 1000:.0f} ms (target < 200 ms); "
+                      f"errors {len(result['errors'])}")
+                for error in result["errors"][:5]:
+                    print(f"    {error}")
+            if "cold_overview" in result:
+                first, full = result["cold_overview"]
+                print(f"(c) the overview of {len(slugs)} cities alone, first request of a server with its cache "
+                      f"off: first byte {first * 1000:.0f} ms, page {full * 1000:.0f} ms (target: first paint < 1 s)")
+            if "overview" in result:
+                over, base = result["overview"], result["baseline"]
+                print(f"(c) overview of {len(slugs)} cities with sparklines, {args.clients} clients x "
+                      f"{args.seconds:.0f} s, {label}: {over['requests']} pages, {over['rps']:.1f}/s; first byte "
+                      f"p50 {over['first_p50'] * 1000:.0f} ms, p95 {over['first_p95'] * 1000:.0f} ms "
+                      f"(target < 200 ms), p99 {over['first_p99'] * 1000:.0f} ms; whole page p95 "
+                      f"{over['full_p95'] * 1000:.0f} ms; baseline /healthz first byte p95 "
+                      f"{base['first_p95'] * 1000:.1f} ms (overview {over['first_p95'] / base['first_p95']:.1f}x); "
+                      f"errors {len(over['errors']) + len(base['errors'])}")
+                for error in (over["errors"] + base["errors"])[:5]:
+                    print(f"    {error}")
     finally:
         if args.keep:
             print(f"kept {work}")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from analytics import metrics
 from dashboards import data as data_module, render
@@ -59,7 +59,7 @@ def export_all(
     config: Config,
     out_dir: str | os.PathLike,
     *,
-    choice: Choice = Choice(),
+    choice: Choice | None = None,
     now: datetime | None = None,
     build_if_stale: bool = True,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
@@ -83,7 +83,7 @@ def export_snapshot(
     snapshot: Path,
     out_dir: str | os.PathLike,
     *,
-    choice: Choice = Choice(),
+    choice: Choice | None = None,
     now: datetime | None = None,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     cities: list[str] | None = None,
@@ -91,7 +91,8 @@ def export_snapshot(
     """Write the offline dashboards from a published snapshot file."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
+    choice = choice or Choice()
     env = render.environment()
     links = render.StaticLinks()
     city_template, overview_template = env.get_template("city.html"), env.get_template("overview.html")
@@ -111,7 +112,7 @@ def export_snapshot(
                                           stale_after=stale_after, other_cities=chosen, static=True)
             pages.append(_write(out / page_name(city.slug), city_template.render(**context, user=None)))
         overview = render.overview_context(rows, links=links, choice=choice, freshness=freshness, now=now,
-                                           stale_after=stale_after, static=True)
+                                           stale_after=stale_after, static=True, everyone=cities is None)
         written.append(_write(out / "index.html", overview_template.render(**overview, user=None)))
         written.extend(pages)
     for name in render.ASSETS:

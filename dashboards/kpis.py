@@ -1,27 +1,36 @@
 """The KPI tiles: each figure for the chosen range and for the previous range of the same
-length, worked out from the metrics API's DataFrames. Pure functions, no I/O.
+length, worked out from the city's membership changes per day and meetups held
+(`dashboards.series`) and the metrics API's blog tables. Pure functions, no I/O.
 
 Definitions (shown on the page too):
-- members now: `members_end` on the range's last day (members at the end of the previous
-  range for the comparison);
-- net growth: joins minus leaves over the range's days;
+- members now / at end of range: `members_end` on the range's last day, or on the figures'
+  as-of day when the range runs past it (members at the end of the previous range for the
+  comparison); "now" only when the range reaches the as-of day;
+- net growth: joins minus leaves over the range's days (up to the as-of day: a change dated
+  later is not "in the range so far", and members = members before + net growth holds);
 - meetups held: meetups not cancelled that started within the range, before the figures'
-  as-of time (when the snapshot was taken: later check-ins are not in the figures yet);
+  as-of time (when the snapshot was taken: later check-ins are not in the figures yet; one
+  that has not started is upcoming, neither attended nor a no-show);
 - attendance rate: (going - no-shows) / going over those meetups, by the contract's rounding;
 - blog views: views of the city's posts over the range;
 - unique visitors: distinct visitors over the whole range, all posts together.
+
+A comparison needs something to compare with: when the city has no data of a kind on or
+before the previous range's last day (it had not started yet), the previous value is None and
+the page says so, rather than "+377 vs 0".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 
-from analytics.periods import format_rate, rate
+from analytics.periods import format_rate
 from dashboards.ranges import Window
+from dashboards.series import HeldMeetups, MemberDays
 
 KPI_COLUMNS = ["city", "metric", "from", "to", "value", "previous_from", "previous_to", "previous_value", "change"]
 
@@ -50,63 +59,51 @@ class Kpi:
         return format_rate(value) if self.kind == "rate" else int(value)
 
 
-def _dates_of(frame: pd.DataFrame, column: str) -> pd.Series:
-    return frame[column].map(lambda value: value if isinstance(value, date) else date.fromisoformat(str(value)))
+def _known(first: date | None, window: Window) -> bool:
+    """Whether data of a kind existed by the end of the previous range (`first`: its first day)."""
+    return first is not None and first <= window.previous_end
 
 
-def membership(daily: pd.DataFrame, window: Window) -> list[Kpi]:
-    """From `member_growth(period="day")` over previous_start..end: members now, net growth."""
-    days = _dates_of(daily, "period_start") if len(daily) else pd.Series([], dtype=object)
-
-    def members_on(day: date) -> int | None:
-        rows = daily[days == day]
-        return int(rows["members_end"].iloc[-1]) if len(rows) else None
-
-    def net_between(first: date, last: date) -> int:
-        return int(daily[(days >= first) & (days <= last)]["net"].sum()) if len(daily) else 0
-
+def membership(members: MemberDays, window: Window, last: date) -> list[Kpi]:
+    """Members at the end of the range (or on `last`, the as-of day, when the range runs past
+    it) and net growth, each with the previous range's."""
+    known = _known(members.first_day, window)
+    current = window.end >= last
+    end = min(window.end, last)
     return [
-        Kpi("members_now", "Members now", members_on(window.end), members_on(window.previous_end),
-            help="Members at the end of the range"),
-        Kpi("net_growth", "Net growth", net_between(window.start, window.end),
-            net_between(window.previous_start, window.previous_end), help="Joins minus leaves in the range"),
+        Kpi("members_now", "Members now" if current else "Members at end of range",
+            members.members_on(end) if end >= window.start else None,
+            members.members_on(window.previous_end) if known else None,
+            help="Members today (the figures' as-of day)" if current else f"Members on {end.isoformat()}"),
+        Kpi("net_growth", "Net growth", members.net(window.start, end),
+            members.net(window.previous_start, window.previous_end) if known else None,
+            help="Joins minus leaves in the range"),
     ]
 
 
-def held_meetups(attendance: pd.DataFrame, timezone_name: str, first: date, last: date, now: datetime) -> pd.DataFrame:
-    """Meetups not cancelled whose start (local date) is within first..last and not after now."""
-    if not len(attendance):
-        return attendance
-    local_days = attendance["starts_at"].dt.tz_convert(timezone_name).dt.date
-    keep = ((attendance["status"] != "cancelled") & (local_days >= first) & (local_days <= last)
-            & (attendance["starts_at"] <= pd.Timestamp(now)))
-    return attendance[keep]
-
-
-def attendance_rate(meetups: pd.DataFrame) -> Decimal | None:
-    going = int(meetups["going"].sum()) if len(meetups) else 0
-    no_shows = int(meetups["no_shows"].sum()) if len(meetups) else 0
-    return rate(going - no_shows, going)
-
-
-def meetups(attendance: pd.DataFrame, timezone_name: str, window: Window, now: datetime) -> list[Kpi]:
-    """From `attendance()` over previous_start..end: meetups held, attendance rate."""
-    current = held_meetups(attendance, timezone_name, window.start, window.end, now)
-    previous = held_meetups(attendance, timezone_name, window.previous_start, window.previous_end, now)
+def meetups(held: HeldMeetups, window: Window) -> list[Kpi]:
+    """Meetups held in the range and their attendance rate, each with the previous range's."""
+    known = _known(held.first_day, window)
     return [
-        Kpi("meetups_held", "Meetups held", len(current), len(previous),
+        Kpi("meetups_held", "Meetups held", held.count(window.start, window.end),
+            held.count(window.previous_start, window.previous_end) if known else None,
             help="Meetups not cancelled that started in the range"),
-        Kpi("attendance_rate", "Attendance rate", attendance_rate(current), attendance_rate(previous), kind="rate",
+        Kpi("attendance_rate", "Attendance rate", held.rate(window.start, window.end),
+            held.rate(window.previous_start, window.previous_end) if known else None, kind="rate",
             help="(going - no-shows) / going over the meetups held"),
     ]
 
 
-def blog(top_now: pd.DataFrame, top_before: pd.DataFrame, visitors_now: int, visitors_before: int) -> list[Kpi]:
-    """From `top_posts()` of each range and the distinct visitors of each range."""
+def blog(top_now: pd.DataFrame, top_before: pd.DataFrame, visitors_now: int, visitors_before: int,
+         window: Window | None = None, first_day: date | None = date.min) -> list[Kpi]:
+    """From `top_posts()` of each range and the distinct visitors of each range. `first_day`:
+    the city's first day with a blog view (None: none yet)."""
+    known = window is None or _known(first_day, window)
     return [
         Kpi("blog_views", "Blog views", int(top_now["views"].sum()) if len(top_now) else 0,
-            int(top_before["views"].sum()) if len(top_before) else 0, help="Views of the city's posts in the range"),
-        Kpi("unique_visitors", "Unique visitors", int(visitors_now), int(visitors_before),
+            (int(top_before["views"].sum()) if len(top_before) else 0) if known else None,
+            help="Views of the city's posts in the range"),
+        Kpi("unique_visitors", "Unique visitors", int(visitors_now), int(visitors_before) if known else None,
             help="Distinct visitors over the whole range, all posts together"),
     ]
 

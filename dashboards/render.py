@@ -14,7 +14,8 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -24,9 +25,11 @@ import pandas as pd
 from analytics import formatting
 from analytics.periods import format_rate
 from dashboards import figures
-from dashboards.data import DATASETS, TOP_POSTS_SHOWN, CityData, City, OverviewRow, overview_frame
+from dashboards.series import period_name
+from dashboards.data import (DATASETS, TOP_POSTS_SHOWN, UPCOMING_SHOWN, CityData, City, OverviewRow, overview_frame,
+                             totals)
 from dashboards.kpis import Kpi
-from dashboards.ranges import PERIOD_LABELS, PERIODS, PRESET_LABELS, Choice
+from dashboards.ranges import PERIOD_LABELS, PERIODS, PRESET_LABELS, Choice, Window
 from dashboards.snapshot import Freshness
 
 ASSETS = ("pulse.css", "dashboard.css", "dashboard.js", "plotly.min.js")
@@ -98,11 +101,16 @@ def kpi_value(kpi: Kpi) -> str:
     return f"{kpi.value:,}"
 
 
+NO_COMPARISON = "nothing before to compare with"
+
+
 def kpi_change(kpi: Kpi) -> tuple[str, str]:
-    """(text, direction) of the change against the previous range; direction is up, down or flat."""
+    """(text, direction) of the change against the previous range; direction is up, down or
+    flat, or `none` when there is nothing to compare with (no earlier figures, or a rate with
+    no meetups on one side)."""
     change = kpi.change
     if change is None:
-        return "no comparison", "flat"
+        return NO_COMPARISON, "none"
     direction = "up" if change > 0 else "down" if change < 0 else "flat"
     sign = "+" if change > 0 else "\u2212" if change < 0 else "\u00b1"
     if kpi.kind == "rate":
@@ -127,6 +135,61 @@ def local_time(moment: datetime | None, timezone_name: str) -> str:
     if moment is None:
         return "never"
     return moment.astimezone(ZoneInfo(timezone_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def kpi_context(kpi: Kpi) -> dict:
+    change, direction = kpi_change(kpi)
+    return {"key": kpi.key, "label": kpi.label, "help": kpi.help, "value": kpi_value(kpi),
+            "previous": previous_value(kpi), "change": change, "direction": direction,
+            "compared": kpi.change is not None}
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 96, 24
+
+
+@dataclass(frozen=True)
+class Spark:
+    """An inline SVG sparkline: polylines (a gap where a value is missing), its last point."""
+
+    segments: tuple[str, ...]
+    last: tuple[float, float] | None
+    label: str
+
+    @property
+    def width(self) -> int:
+        return SPARK_WIDTH
+
+    @property
+    def height(self) -> int:
+        return SPARK_HEIGHT
+
+
+def sparkline(values: list, label: str, low: float | None = None, high: float | None = None,
+              gaps: bool = True) -> Spark:
+    """`values` (None where there is none) scaled into a small box; `low`/`high` fix the scale (a
+    rate's 0..1). With `gaps`, the line breaks where a value is missing; without, it joins the
+    known values (a rate of the periods that had meetups), each still at its own period."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return Spark((), None, label)
+    low = min(known) if low is None else low
+    high = max(known) if high is None else high
+    span = (high - low) or 1.0
+    step = (SPARK_WIDTH - 4) / max(len(values) - 1, 1)
+    segments, current, last = [], [], None
+    for index, value in enumerate(values):
+        if value is None:
+            if current and gaps:
+                segments.append(" ".join(current))
+                current = []
+            continue
+        x = 2 + index * step if len(values) > 1 else SPARK_WIDTH / 2
+        y = SPARK_HEIGHT - 2 - (value - low) / span * (SPARK_HEIGHT - 4)
+        current.append(f"{x:.1f},{y:.1f}")
+        last = (round(x, 1), round(y, 1))
+    if current:
+        segments.append(" ".join(current))
+    return Spark(tuple(segments), last, label)
 
 
 @dataclass(frozen=True)
@@ -156,11 +219,23 @@ def freshness_context(freshness: Freshness | None, timezone_name: str, now: date
     }
 
 
+def range_form_values(window: Window | None, choice: Choice, entered: dict | None = None) -> dict:
+    """What the range form shows: the dates asked for (a preset's own dates, so choosing
+    Custom starts from them), or what the person typed when it could not be shown."""
+    if entered is not None:
+        return {"range": entered.get("range") or choice.range, "from": entered.get("from") or "",
+                "to": entered.get("to") or "", "period": entered.get("period") or choice.period}
+    return {"range": choice.range, "from": window.start.isoformat() if window else "",
+            "to": window.end.isoformat() if window else "", "period": choice.period}
+
+
 def city_context(data: CityData, *, links: Links, choice: Choice, freshness: Freshness | None, now: datetime,
                  stale_after: timedelta, other_cities: list[City], static: bool,
-                 figure_json: dict[str, str] | None = None) -> dict:
+                 figure_json: dict[str, str | None] | None = None, alerts: list | tuple = (),
+                 range_error: str | None = None, entered: dict | None = None) -> dict:
     """Everything the city template shows. `figure_json` may carry figures already built
-    for this data (the web app caches them)."""
+    for this data (the web app caches them). `range_error`/`entered`: the range asked for could
+    not be shown (this data is the default range's); the form keeps what was typed."""
     city = data.city
     figure_json = figure_json or city_figures(data)
     tz = ZoneInfo(city.timezone)
@@ -175,6 +250,17 @@ def city_context(data: CityData, *, links: Links, choice: Choice, freshness: Fre
             "walk_ins": int(row.walk_ins), "first_timers": int(row.first_timers),
             "rate": rate_text(row.attendance_rate),
             "sort_rate": "" if pd.isna(row.attendance_rate) else f"{row.attendance_rate:.4f}",
+        })
+    upcoming = []
+    for row in data.upcoming.head(UPCOMING_SHOWN).itertuples(index=False):
+        capacity = None if row.capacity is None or pd.isna(row.capacity) else int(row.capacity)
+        upcoming.append({
+            "when": row.starts_at.tz_convert(tz).strftime("%Y-%m-%d %a %H:%M"),
+            "sort_when": row.starts_at.isoformat(),
+            "title": row.title, "venue": row.venue,
+            "going": int(row.going), "waitlist": int(row.waitlist),
+            "capacity": "–" if capacity is None else f"{capacity:,}", "sort_capacity": "" if capacity is None else capacity,
+            "full": capacity is not None and int(row.going) >= capacity,
         })
     posts = [{"rank": rank, "title": row.title, "post_id": row.post_id, "views": int(row.views),
               "unique_visitors": int(row.unique_visitors)}
@@ -194,63 +280,118 @@ def city_context(data: CityData, *, links: Links, choice: Choice, freshness: Fre
         "links": links,
         "presets": PRESET_LABELS,
         "periods": {name: PERIOD_LABELS[name] for name in PERIODS},
-        "kpis": [{"key": k.key, "label": k.label, "help": k.help, "value": kpi_value(k),
-                  "previous": previous_value(k), "change": kpi_change(k)[0], "direction": kpi_change(k)[1]}
-                 for k in data.kpis],
-        "figures": {name: Figure(name, text) for name, text in figure_json.items()},
+        "form": range_form_values(data.window, choice, entered),
+        "range_error": range_error,
+        "kpis": [kpi_context(k) for k in data.kpis],
+        "current": data.current,
+        "as_of": local_time(data.as_of, city.timezone),
+        "figures": {name: Figure(name, text) if text is not None else None for name, text in figure_json.items()},
         "meetups": meetups,
+        "upcoming": upcoming,
+        "upcoming_total": len(data.upcoming),
         "posts": posts,
         "posts_total": len(data.top_posts),
         "downloads": {d.name: d for d in downloads},
         "other_cities": other_cities,
+        "alerts": list(alerts),
         "generated": local_time(now, city.timezone),
         **freshness_context(freshness, city.timezone, now, stale_after),
     }
 
 
-def city_figures(data: CityData) -> dict[str, str]:
-    """The page's figures as script-safe JSON, by name."""
+def city_figures(data: CityData) -> dict[str, str | None]:
+    """The page's figures as script-safe JSON by name; None for a chart with nothing to draw."""
+    period = data.window.period
+    starts = list(data.member_growth["period_start"])
+    built = {
+        "member-growth": figures.member_growth(data.member_growth, period),
+        "attendance-trend": figures.attendance_trend(data.attendance_trend, period),
+        "blog-views": figures.blog_views(data.blog_views, period, starts),
+        "top-posts": figures.top_posts(data.top_posts, TOP_POSTS_SHOWN),
+    }
+    return {name: None if figure is None else figures.to_json(figure) for name, figure in built.items()}
+
+
+def overview_heading(rows: list[OverviewRow], everyone: bool) -> str:
+    """What the person sees, named: every city, or their own cities by name when few."""
+    names = [row.city.title for row in sorted(rows, key=lambda r: r.city.slug)]
+    if everyone:
+        return f"All {len(names)} cities" if len(names) != 1 else "All cities (1)"
+    if not names:
+        return "Your cities"
+    if len(names) <= 3:
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Your {len(names)} cities"
+
+
+def _cell(kpi: Kpi) -> dict:
+    context = kpi_context(kpi)
+    context["sort"] = "" if kpi.value is None else (f"{kpi.value:.4f}" if kpi.kind == "rate" else kpi.value)
+    return context
+
+
+def overview_table_context(rows: list[OverviewRow], *, links: Links, choice: Choice) -> dict:
+    """What the overview's table shows (`_overview_table.html`): a row per city with its
+    sparklines and changes, sortable, and the region's totals. It depends on the rows and the
+    choice only, so the web app renders it once per snapshot, choice and set of cities."""
+    period = choice.period
+
+    def sparks(members_series, rate_series):
+        members = [value for _, value in members_series]
+        rates = [value for _, value in rate_series]
+        span = (f"{period_name(members_series[0][0], period)} to {period_name(members_series[-1][0], period)}"
+                if members_series else "")
+        return (sparkline(members, f"Members per {period}, {span}: {members[0]:,} to {members[-1]:,}"
+                          if members else "No members yet"),
+                sparkline(rates, f"Attendance rate per {period} with meetups, {span}", low=0.0, high=1.0, gaps=False))
+
+    table = []
+    for row in sorted(rows, key=lambda r: r.city.slug):
+        members_spark, rate_spark = sparks(row.members_series, row.rate_series)
+        table.append({
+            "slug": row.city.slug, "name": row.city.title, "href": links.city(row.city.slug, choice),
+            "members": _cell(row.members), "net": _cell(row.net_growth), "held": _cell(row.meetups_held),
+            "rate": _cell(row.attendance_rate),
+            "members_spark": members_spark, "rate_spark": rate_spark,
+            "range": f"{row.window.start.isoformat()} to {row.window.end.isoformat()}",
+        })
+    region = totals(rows)
+    region_members_spark, region_rate_spark = sparks(region.members_series, region.rate_series)
+    frame = lambda: overview_frame(rows)  # noqa: E731
     return {
-        "member-growth": figures.to_json(figures.member_growth(data.member_growth, data.window.period)),
-        "attendance-trend": figures.to_json(figures.attendance_trend(data.attendance_trend)),
-        "blog-views": figures.to_json(figures.blog_views(data.blog_views, data.window.period)),
-        "top-posts": figures.to_json(figures.top_posts(data.top_posts, TOP_POSTS_SHOWN)),
+        "rows": table,
+        "totals": {"members": _cell(region.members), "net": _cell(region.net_growth),
+                   "held": _cell(region.meetups_held), "rate": _cell(region.attendance_rate),
+                   "members_spark": region_members_spark, "rate_spark": region_rate_spark},
+        "members_label": region.members.label,
+        "choice": choice,
+        "download": Download("overview", "Every city side by side",
+                             links.download("", "overview", "csv", choice, frame),
+                             links.download("", "overview", "json", choice, frame), "overview"),
     }
 
 
 def overview_context(rows: list[OverviewRow], *, links: Links, choice: Choice, freshness: Freshness | None,
-                     now: datetime, stale_after: timedelta, static: bool) -> dict:
-    table = []
-    for row in sorted(rows, key=lambda r: r.city.slug):
-        net_text, net_direction = kpi_change(row.net_growth)
-        rate_change, rate_direction = kpi_change(row.attendance_rate)
-        members_change, members_direction = kpi_change(row.members)
-        table.append({
-            "slug": row.city.slug, "name": row.city.title, "href": links.city(row.city.slug, choice),
-            "members": kpi_value(row.members), "sort_members": row.members.value or 0,
-            "members_change": members_change, "members_direction": members_direction,
-            "net": kpi_value(row.net_growth), "sort_net": row.net_growth.value or 0,
-            "net_change": net_text, "net_direction": net_direction,
-            "held": kpi_value(row.meetups_held), "sort_held": row.meetups_held.value or 0,
-            "rate": kpi_value(row.attendance_rate),
-            "sort_rate": "" if row.attendance_rate.value is None else f"{row.attendance_rate.value:.4f}",
-            "rate_change": rate_change, "rate_direction": rate_direction,
-            "range": f"{row.window.start.isoformat()} to {row.window.end.isoformat()}",
-        })
-    frame = lambda: overview_frame(rows)  # noqa: E731
+                     now: datetime, stale_after: timedelta, static: bool, everyone: bool = True,
+                     range_error: str | None = None, entered: dict | None = None,
+                     table_html: str | None = None) -> dict:
+    """Everything the overview template shows. `table_html`: its table already rendered (the
+    web app caches it); without it, the table's context is worked out here."""
+    first = min(rows, key=lambda r: r.city.slug) if rows else None
     return {
         "page": "overview",
-        "rows": table,
+        "heading": overview_heading(rows, everyone),
         "choice": choice,
         "static": static,
         "links": links,
         "presets": PRESET_LABELS,
         "periods": {name: PERIOD_LABELS[name] for name in PERIODS},
+        "form": range_form_values(first.window if first else None, choice, entered),
+        "range_error": range_error,
         "range_label": PRESET_LABELS.get(choice.range, "Custom range") if choice.range != "custom"
         else f"{choice.start.isoformat()} to {choice.end.isoformat()}",
-        "download": Download("overview", "Every city side by side",
-                             links.download("", "overview", "csv", choice, frame),
-                             links.download("", "overview", "json", choice, frame), "overview"),
+        "table_html": table_html,
+        **({} if table_html is not None else overview_table_context(rows, links=links, choice=choice)),
         "generated": local_time(now, "UTC"),
         **freshness_context(freshness, "UTC", now, stale_after),
     }

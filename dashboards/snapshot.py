@@ -9,8 +9,9 @@ atomically (`os.replace`). The server only ever opens that copy, read-only, and 
 when it changes: page views never touch the warehouse lock.
 
 The copy keeps the `analytics.*` tables under their own names, so the metrics API runs on it
-unchanged and the pages show exactly what `pulse metrics` prints. Beside them, one row of
-`dashboard_meta` says how fresh the figures are.
+unchanged. Beside them, one row of `dashboard_meta` says how fresh the figures are, and
+`dashboard_sources` where each source's ingest runs stand (what the lag and reject-rate
+alerts read, so `pulse status` and the pages never need the warehouse for them).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import duckdb
 
@@ -133,6 +134,7 @@ def _write(config: Config, con: duckdb.DuckDBPyConnection | None, mtime: int) ->
         if con is None:
             with contextlib.closing(duckdb.connect(str(temporary))) as snap:
                 _write_meta(snap, "main", Freshness(False, None, 0, 0, None, None, None, _now(), 0))
+                _write_sources(snap, "main", with_runs=False)
         else:
             # The warehouse connection attaches the new file and copies into it: one process,
             # one handle on the warehouse, whether the caller holds it to read or to write.
@@ -152,7 +154,50 @@ _ALIAS = "pulse_dashboard_snapshot"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SourceRuns:
+    """Where one source's ingest runs stood when the snapshot was taken."""
+
+    name: str
+    last_completed_at: datetime | None
+    """When its last complete pull finished (None: never)."""
+    last_status: str | None
+    last_at: datetime | None
+    """When its most recent run finished (or started, while running)."""
+    accepted: int
+    duplicates: int
+    rejected: int
+    """The counts of its most recent run."""
+
+    @property
+    def records(self) -> int:
+        return self.accepted + self.duplicates + self.rejected
+
+
+_SOURCES = """SELECT source_name, max(finished_at) FILTER (WHERE status = 'completed'),
+                     arg_max(status, run_id), arg_max(coalesce(finished_at, started_at), run_id),
+                     arg_max(accepted, run_id), arg_max(duplicates, run_id), arg_max(rejected, run_id)
+              FROM ingest_runs GROUP BY source_name ORDER BY source_name"""
+
+
+def _write_sources(con, database: str, with_runs: bool) -> None:
+    con.execute(f"""CREATE TABLE {database}.dashboard_sources (
+        source_name VARCHAR, last_completed_at TIMESTAMPTZ, last_status VARCHAR, last_at TIMESTAMPTZ,
+        accepted BIGINT, duplicates BIGINT, rejected BIGINT)""")
+    if with_runs:
+        con.execute(f"INSERT INTO {database}.dashboard_sources {_SOURCES}")
+
+
+def read_sources(con) -> list[SourceRuns]:
+    """Each source's runs as the snapshot holds them (none in a snapshot written before they were kept)."""
+    try:
+        rows = con.execute("SELECT * FROM dashboard_sources ORDER BY source_name").fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [SourceRuns(*row) for row in rows]
 
 
 def _copy(con, config: Config, mtime: int) -> None:
@@ -172,6 +217,7 @@ def _copy(con, config: Config, mtime: int) -> None:
         built=built, built_at=built_at, last_seq=status.last_seq, max_seq=status.max_seq,
         last_ingest_at=last_ingest, last_run_status=last_run[0][0] if last_run else None,
         last_run_at=last_run[0][1] if last_run else None, snapshot_at=_now(), warehouse_mtime_ns=mtime))
+    _write_sources(con, _ALIAS, with_runs=True)
 
 
 def _write_meta(con, database: str, freshness: Freshness) -> None:

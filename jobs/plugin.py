@@ -23,6 +23,8 @@ class ScheduleSettings(Settings):
     """Ingest every source, build the metrics, publish the dashboards' snapshot."""
     publish: str = "*/5 * * * *"
     """Draft posts for new meetups and send those due."""
+    digest: str = "*/30 * * * *"
+    """Send the digests that are due (their day and time are `[digests]`'s, in each city's time)."""
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -30,7 +32,7 @@ class ScheduleSettings(Settings):
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
 
-    @field_validator("refresh", "publish")
+    @field_validator("refresh", "publish", "digest")
     @classmethod
     def _crontab(cls, value: str) -> str:
         if value:

@@ -1,8 +1,9 @@
 """The jobs cron or the scheduler runs: each a `Job` registered through the `pulse_jobs` hook,
 one function returning a one-line result (or raising `JobFailed`).
 
-`refresh` is what follows new data: ingest every source, bring the metrics up to date, and
-publish the dashboards' snapshot. `publish` drafts and sends posts. Each is also a CLI command
+`refresh` is what follows new data: ingest every source, bring the metrics up to date, publish
+the dashboards' snapshot, and check `[alerts]` on it. `publish` drafts and sends posts.
+`digest` sends the city leads' digests that are due (`jobs.digests`). Each is also a CLI command
 of its own (`pulse ingest`, `pulse build`, `pulse publish`) for operators who prefer cron.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from pulse.core import registry
 from pulse.core.config import Config
@@ -28,9 +29,29 @@ class JobFailed(Exception):
 def refresh_job(config: Config) -> str:
     report = pipeline.refresh(config, on_wait=log.info)
     line = report.line()
-    if report.ingest.errors:
-        raise JobFailed(f"{line}; " + "; ".join(report.ingest.errors))
+    problems = list(report.ingest.errors)
+    if config.alerts.configured:
+        from jobs.digests import check_alerts
+
+        try:
+            alerts = check_alerts(config)
+        except Exception as error:  # noqa: BLE001 - the refresh itself is done; say why the alerts are not
+            problems.append(f"alerts: {type(error).__name__}: {error}")
+        else:
+            line += f"; {alerts.line()}"
+            problems.extend(alerts.errors)
+    if problems:
+        raise JobFailed(f"{line}; " + "; ".join(problems))
     return line
+
+
+def digest_job(config: Config) -> str:
+    from jobs.digests import run_digests
+
+    report = run_digests(config)
+    if report.errors:
+        raise JobFailed(f"{report.line()}; " + "; ".join(report.errors))
+    return report.line()
 
 
 def publish_job(config: Config) -> str:
@@ -61,8 +82,10 @@ def jobs() -> dict[str, Job]:
 
 @registry.hookimpl
 def pulse_jobs():
-    return [Job("refresh", refresh_job, "ingest every source, build the metrics, publish the dashboards' snapshot"),
-            Job("publish", publish_job, "draft posts for new meetups, send those approved and due")]
+    return [Job("refresh", refresh_job, "ingest every source, build the metrics, publish the dashboards' snapshot, "
+                                        "check the alerts"),
+            Job("publish", publish_job, "draft posts for new meetups, send those approved and due"),
+            Job("digest", digest_job, "send the city leads' weekly (and monthly) digests that are due")]
 
 
 def run_job(name: str, config: Config) -> bool:

@@ -34,6 +34,8 @@ class CitySettings(Settings):
     slug: str
     approvals_slack_channel: str = ""
     """Slack channel where drafts needing approval are sent with Approve/Reject buttons (uses this city's Slack token)."""
+    leads_slack_channel: str = ""
+    """Slack channel of the city's leads: its weekly digest and its alerts go there (uses this city's Slack token)."""
     channels: tuple[Any, ...] = Field((), strict=False)
     """Each a `ChannelSettings` of its kind."""
 
@@ -57,7 +59,7 @@ def _parse_cities(raw: Any, key: str) -> tuple[CitySettings, ...]:
             raise ConfigError(f"{where}: a city is named by its slug from the event stream ([a-z0-9][a-z0-9-]*)")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: expected a table with a `channels` table")
-        reject_unknown(table, {"channels", "approvals_slack_channel"}, prefix=where + ".")
+        reject_unknown(table, {"channels", "approvals_slack_channel", "leads_slack_channel"}, prefix=where + ".")
         raw_channels = table.get("channels", {})
         if not isinstance(raw_channels, dict):
             raise ConfigError(f"{where}.channels: expected tables [{where}.channels.KIND], KIND one of {', '.join(known)}")
@@ -68,6 +70,9 @@ def _parse_cities(raw: Any, key: str) -> tuple[CitySettings, ...]:
         city = city.model_copy(update={"channels": channels})
         if city.approvals_slack_channel and city.channel(SlackKind.name) is None:
             raise ConfigError(f"{where}.approvals_slack_channel: needs [{where}.channels.{SlackKind.name}] "
+                              "for the bot token to send with")
+        if city.leads_slack_channel and city.channel(SlackKind.name) is None:
+            raise ConfigError(f"{where}.leads_slack_channel: needs [{where}.channels.{SlackKind.name}] "
                               "for the bot token to send with")
         built.append(city)
     return tuple(built)

@@ -31,7 +31,8 @@ SELECT data->>'$.event_id' AS event_id, type, city, time, id, source,
        data->>'$.title' AS title,
        CAST(upper(data->>'$.starts_at') AS TIMESTAMPTZ) AS starts_at,
        data->>'$.venue' AS venue, data->>'$.url' AS url, data->>'$.description' AS description,
-       data->>'$.reason' AS reason, seq
+       data->>'$.reason' AS reason, seq,
+       TRY_CAST(data->>'$.capacity' AS BIGINT) AS capacity  -- last: migration 010 appended it
 FROM events
 WHERE seq > getvariable('build_lo') AND seq <= getvariable('build_hi')
   AND type IN ('event:created', 'event:updated', 'event:cancelled');

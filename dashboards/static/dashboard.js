@@ -14,11 +14,25 @@
     holders.forEach(function (el) {
       var source = document.getElementById(el.getAttribute("data-figure"));
       var figure = JSON.parse(source.textContent);
-      Plotly.newPlot(el, figure.data, figure.layout, {
-        displaylogo: false, responsive: true,
-        modeBarButtonsToRemove: ["sendDataToCloud", "lasso2d", "select2d"]
-      });
+      narrow(figure, el.clientWidth);
+      // No mode bar: it covered the legend, and the axes are fixed (a phone scrolls the page, not the chart).
+      Plotly.newPlot(el, figure.data, figure.layout, {displaylogo: false, responsive: true, displayModeBar: false});
     });
+  }
+
+  // On a narrow chart: half as many period ticks (still on period starts), shorter post titles,
+  // so labels neither collide nor run off the chart.
+  function narrow(figure, width) {
+    var layout = figure.layout, axis = layout.xaxis;
+    if (width >= 560 || !axis) return;
+    if (layout.meta && layout.meta.narrow_labels) {
+      figure.data[0].y = layout.meta.narrow_labels;
+      axis.nticks = 4;
+    }
+    if (axis.tickmode !== "linear") return;
+    if (typeof axis.dtick === "number") axis.dtick = axis.dtick * 2;
+    else if (/^M\d+$/.test(axis.dtick)) axis.dtick = "M" + (2 * parseInt(axis.dtick.slice(1), 10));
+    if (layout.margin) { layout.margin.l = 40; layout.margin.r = 40; }
   }
 
   function rangeForm() {

@@ -10,17 +10,17 @@ preset pages ahead (`PageData.start_warming`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Callable
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request
 
 from dashboards import data as data_module, render
 from dashboards.export import DEFAULT_STALE_AFTER, asset_bytes
-from dashboards.ranges import RangeError, parse_choice
+from dashboards.ranges import DEFAULT_PERIOD, PERIODS, Choice, RangeError, parse_choice
 from dashboards.snapshot import Refresher, SnapshotReader, snapshot_path
-from dashboards.web.pages import PageData
+from dashboards.web.pages import PageData, as_of
 from pulse.core.config import Config
 from pulse.web import auth as auth_module
 from pulse.web.app import SHELL_ASSETS
@@ -104,7 +104,29 @@ PUBLIC = {"dashboards.health"}
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
+class _Asked:
+    """The range a URL asked for; when it cannot be shown, the default range with why (the
+    page then answers 400 but keeps its form, holding what was typed)."""
+
+    def __init__(self):
+        try:
+            self.choice, self.error, self.entered = parse_choice(request.args), None, None
+        except RangeError as error:
+            self.choice, self.error = Choice(period=_period_or_default()), str(error)
+            self.entered = {key: request.args.get(key, "") for key in ("range", "from", "to", "period")}
+
+    @property
+    def status(self) -> int:
+        return 400 if self.error else 200
+
+
+def _period_or_default() -> str:
+    period = request.args.get("period")
+    return period if period in PERIODS else DEFAULT_PERIOD
+
+
 def _choice():
+    """For downloads: a range that cannot be shown is a 400 that says why."""
     try:
         return parse_choice(request.args)
     except RangeError as error:
@@ -142,21 +164,37 @@ def _city_data(snap: _Snapshot, slug: str, choice):
 
 
 def _overview_rows(snap: _Snapshot, choice) -> list[data_module.OverviewRow]:
-    return [state().pages.overview_row(snap.con, snap.version, snap.freshness, city, choice)
-            for city in _cities(snap) if g.user.can_see(city.slug)]
+    return [row for row in state().pages.overview(snap.con, snap.version, snap.freshness, choice)
+            if g.user.can_see(row.city.slug)]
 
 
 @blueprint.get("/")
 def overview():
-    choice = _choice()
+    asked = _Asked()
+    choice = asked.choice
     with _Snapshot() as snap:
         visible = [c for c in _cities(snap) if g.user.can_see(c.slug)]
-        if not g.user.is_admin and len(visible) == 1:
+        if not g.user.is_admin and len(visible) == 1 and not asked.error:
             return redirect(render.WebLinks().city(visible[0].slug, choice))
         rows = _overview_rows(snap, choice)
         context = render.overview_context(rows, links=render.WebLinks(), choice=choice, freshness=snap.freshness,
-                                          now=state().clock(), stale_after=state().stale_after, static=False)
-    return render_template("overview.html", **context)
+                                          now=state().clock(), stale_after=state().stale_after, static=False,
+                                          everyone=g.user.is_admin, range_error=asked.error, entered=asked.entered,
+                                          table_html=_overview_table(snap, rows, choice))
+    return render_template("overview.html", **context), asked.status
+
+
+def _overview_table(snap: _Snapshot, rows: list[data_module.OverviewRow], choice) -> str:
+    """The overview's table as HTML, rendered once per snapshot, choice and set of cities shown
+    (with a hundred cities, rendering it is most of a page view's work)."""
+    key = (snap.version, "overview-table", choice, as_of(state().clock(), snap.freshness),
+           tuple((r.city.slug, r.window.start, r.window.end) for r in rows))
+    found, html = state().pages.cache.peek(key)
+    if not found:
+        html = render_template("_overview_table.html",
+                               **render.overview_table_context(rows, links=render.WebLinks(), choice=choice))
+        state().pages.cache.put(key, html)
+    return html
 
 
 @blueprint.get("/overview.<fmt>")
@@ -171,15 +209,24 @@ def overview_data(fmt: str):
 
 @blueprint.get("/city/<slug>")
 def city(slug: str):
-    choice = _choice()
+    asked = _Asked()
+    choice = asked.choice
     with _Snapshot() as snap:
         found, figure_json = _city_data(snap, slug, choice)
         others = [c for c in _cities(snap) if g.user.can_see(c.slug)]
         context = render.city_context(found, links=render.WebLinks(), choice=choice, freshness=snap.freshness,
                                       now=state().clock(), stale_after=state().stale_after,
                                       other_cities=others if len(others) > 1 else [], static=False,
-                                      figure_json=figure_json)
-    return render_template("city.html", **context)
+                                      figure_json=figure_json, alerts=_alerts(snap, slug),
+                                      range_error=asked.error, entered=asked.entered)
+    return render_template("city.html", **context), asked.status
+
+
+def _alerts(snap: _Snapshot, slug: str) -> list:
+    """The alerts of `[alerts]` that hold for this city now (none when no rule is configured)."""
+    from dashboards import alerts as alerts_module
+
+    return alerts_module.for_city(state().pages, snap, state().config, slug, state().clock())
 
 
 @blueprint.get("/city/<slug>/<dataset>.<fmt>")

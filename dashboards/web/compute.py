@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dashboards import data as data_module, render
-from dashboards.ranges import Window
+from dashboards.ranges import Choice, Window
 from dashboards.snapshot import open_snapshot, use_snapshot
 
 _open: dict[str, tuple[tuple, object]] = {}
@@ -39,11 +39,13 @@ def city_page(path: str, version: tuple, city: data_module.City, window: Window,
         cursor.close()
 
 
-def overview_row(path: str, version: tuple, city: data_module.City, window: Window, as_of: datetime):
+def overview(path: str, version: tuple, cities: list[data_module.City], choice: Choice, now: datetime,
+             as_of: datetime) -> list[data_module.OverviewRow]:
+    """Every city's overview row for a choice, in one task (one hop to a worker, one cache entry)."""
     cursor = _connection(path, version).cursor()
     try:
         use_snapshot(cursor)
-        return data_module.overview_row(cursor, city, window, as_of)
+        return data_module.overview_rows(cursor, cities, choice, now, as_of)
     finally:
         cursor.close()
 

@@ -16,13 +16,14 @@ the clock beyond the window's dates.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Callable
 
 from dashboards import data as data_module
 from dashboards.ranges import PERIODS, PRESETS, Choice
@@ -147,19 +148,23 @@ class PageData:
         return self._get(key, compute_module.city_page, str(self.reader.path), version, city, window, moment,
                          background=background)
 
-    def overview_row(self, con, version, freshness: Freshness, city: data_module.City, choice: Choice, *,
-                     background: bool = False) -> data_module.OverviewRow:
-        moment = as_of(self.clock(), freshness)
-        window = data_module.city_window(city, choice, self.clock())
-        key = (version, "overview", city.slug, window.start, window.end, moment)
-        return self._get(key, compute_module.overview_row, str(self.reader.path), version, city, window, moment,
+    def overview(self, con, version, freshness: Freshness, choice: Choice, *,
+                 background: bool = False) -> list[data_module.OverviewRow]:
+        """Every city's overview row for a choice (the caller keeps those the person may see)."""
+        now = self.clock()
+        moment = as_of(now, freshness)
+        cities = self.cities(con, version)
+        # Keyed by each city's dates: a preset's dates move at each city's own midnight.
+        windows = tuple((c.slug, w.start, w.end) for c in cities for w in [data_module.city_window(c, choice, now)])
+        key = (version, "overview", choice.period, windows, moment)
+        return self._get(key, compute_module.overview, str(self.reader.path), version, cities, choice, now, moment,
                          background=background)
 
     # --- warming ahead of visitors ------------------------------------------------------------
 
     def warm_once(self) -> int:
-        """Compute every city's preset pages (the default first) and overview rows for the
-        current snapshot, giving way to visitors; returns how many were computed."""
+        """Compute the overview and every city's preset pages (the default first) for the current
+        snapshot, giving way to visitors; returns how many were computed."""
         done = 0
         with self.reader.cursor() as (con, version, freshness):
             if con is None or not freshness.built:
@@ -169,14 +174,14 @@ class PageData:
             choices = [default] + [Choice(r, None, None, p) for p in PERIODS for r in PRESETS
                                    if Choice(r, None, None, p) != default]
             for choice in choices:
+                # The overview first: it is where an admin lands.
+                self.overview(con, version, freshness, choice, background=True)
                 for city in cities:
                     if self._stop.is_set() or self.reader.version() != version:
                         return done
                     while self._waiting and not self._stop.is_set():
                         self._stop.wait(0.01)  # visitors first
                     self.city(con, version, freshness, city, choice, background=True)
-                    if choice.period == default.period:
-                        self.overview_row(con, version, freshness, city, choice, background=True)
                     done += 1
         return done
 
@@ -184,10 +189,8 @@ class PageData:
         while not self._stop.is_set():
             version = self.reader.version()
             if version is not None and version != self.warmed_version:
-                try:
+                with contextlib.suppress(Exception):  # warming is an optimisation; pages compute on demand
                     self.warm_once()
-                except Exception:  # noqa: BLE001 - warming is an optimisation; pages compute on demand
-                    pass
                 self.warmed_version = version
             self._stop.wait(interval)
 

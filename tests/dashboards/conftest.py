@@ -74,3 +74,28 @@ def browser():
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def context(browser):
+    """A desktop-sized browser context (downloads allowed), closed after the test."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True,
+                                  timezone_id="Europe/London")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def contexts(browser):
+    """`contexts(width)`: a new browser context that wide (1280 for a laptop, 390 for a phone),
+    closed after the test."""
+    made = []
+
+    def make(width: int, height: int = 900):
+        made.append(browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True,
+                                        timezone_id="Europe/London"))
+        return made[-1]
+
+    yield make
+    for context in made:
+        context.close()

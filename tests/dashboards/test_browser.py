@@ -10,78 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 
 from dashboards.export import export_all
 from dashboards.ranges import Choice
-from tests.support.web import (ADMIN_PASSWORD, ARTIFACTS, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE)
-
-FIGURES = ["member-growth", "attendance-trend", "blog-views", "top-posts"]
-
-
-class Watch:
-    """What a page did that it should not: console errors, dialogs, requests off the machine."""
-
-    def __init__(self, context):
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.outside: list[str] = []
-        context.route("**/*", self._route)
-
-    def _route(self, route):
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "file", "about") or parts.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
-
-    def page(self, context):
-        page = context.new_page()
-        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-
-        def dialog(d):
-            self.dialogs.append(d.message)
-            d.dismiss()
-
-        page.on("dialog", dialog)
-        return page
-
-    def clean(self):
-        assert self.errors == [], self.errors
-        assert self.dialogs == [], self.dialogs
-        assert self.outside == [], self.outside
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True,
-                                  timezone_id="Europe/London")
-    yield context
-    context.close()
-
-
-def shot(page, name: str):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, url: str, email: str, password: str):
-    page.goto(url + "/")
-    assert urlsplit(page.url).path == "/sign-in"
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("form[action='/sign-in'] button[type=submit]")
-    page.wait_for_load_state("load")
-
-
-def wait_for_charts(page):
-    for name in FIGURES:
-        page.wait_for_selector(f"#figure-{name} svg.main-svg", timeout=15_000)
+from tests.support.web import (ADMIN_PASSWORD, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE, Watch, browser_sign_in,
+                               shot, wait_for_charts)
 
 
 def test_sign_in_charts_range_and_csv(server, context):
@@ -89,7 +25,7 @@ def test_sign_in_charts_range_and_csv(server, context):
     page = watch.page(context)
     page.goto(server.url + "/sign-in")
     shot(page, "sign-in")
-    sign_in(page, server.url, "lead@example.org", LEAD_PASSWORD)
+    browser_sign_in(page, server.url, "lead@example.org", LEAD_PASSWORD)
     # A lead of one city lands on it, with the default range in the URL.
     assert urlsplit(page.url).path == "/city/sydney"
     assert parse_qs(urlsplit(page.url).query) == {"range": ["90d"], "period": ["week"]}
@@ -131,7 +67,7 @@ def test_sign_in_charts_range_and_csv(server, context):
         page.click("a.download-csv[data-dataset='member-growth']")
     download = caught.value
     assert download.suggested_filename == "sydney-member-growth-2026-01-05-2026-06-30.csv"
-    saved = open(download.path(), encoding="utf-8").read()
+    saved = Path(download.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(saved)))
     assert [r["period_start"] for r in rows][:2] == ["2026-01-01", "2026-02-01"]
     assert rows[-1]["period_start"] == "2026-06-01"
@@ -144,7 +80,7 @@ def test_sign_in_charts_range_and_csv(server, context):
 def test_markup_in_titles_shows_as_text_and_runs_nothing(server, context):
     watch = Watch(context)
     page = watch.page(context)
-    sign_in(page, server.url, "lead@example.org", LEAD_PASSWORD)
+    browser_sign_in(page, server.url, "lead@example.org", LEAD_PASSWORD)
     page.goto(server.url + "/city/sydney?range=30d&period=week")
     wait_for_charts(page)
     titles = page.locator("#meetups-table td.title").all_inner_texts()
@@ -163,7 +99,7 @@ def test_markup_in_titles_shows_as_text_and_runs_nothing(server, context):
 def test_admin_overview_sorts_and_links_to_each_city(server, context):
     watch = Watch(context)
     page = watch.page(context)
-    sign_in(page, server.url, "admin@example.org", ADMIN_PASSWORD)
+    browser_sign_in(page, server.url, "admin@example.org", ADMIN_PASSWORD)
     assert urlsplit(page.url).path == "/"
     rows = page.locator("#overview-table tbody tr")
     assert rows.count() == 5
@@ -219,7 +155,7 @@ def test_offline_export_opens_from_disk_with_no_network(demo, tmp_path, context)
     assert SCRIPT_TITLE in page.locator("#meetups-table td.title").all_inner_texts()
     with page.expect_download() as caught:
         page.click("a.download-csv[data-dataset='meetups']")
-    saved = open(caught.value.path(), encoding="utf-8").read()
+    saved = Path(caught.value.path()).read_text(encoding="utf-8")
     assert re.match(r"city,event_id,title,starts_at,status,going", saved)
     shot(page, "offline-sydney")
     watch.clean()

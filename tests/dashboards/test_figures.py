@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -24,7 +25,7 @@ from pulse.people import People
 from tests.support.web import ADMIN_PASSWORD, SECRET, make_config
 from tests.support.web import sign_in
 
-NOW = datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
 
 
 def ev(type, id, time, **fields):
@@ -72,10 +73,11 @@ SCENARIO = [
     ev("blog:post_viewed", "v0", "2026-02-21T09:00:00Z", post_id="b1", visitor_id="z"),
 ]
 
-# Counted by hand from SCENARIO: (value, previous).
+# Counted by hand from SCENARIO: (value, previous). The figures are as of NOW (03-08): u4's join
+# dated 03-09 is not in them yet, as meetup D (03-09) is not held yet.
 EXPECTED = {
-    "members_now": (4, 3),          # u5 u1 u3 u4 / u5 u1 u2
-    "net_growth": (1, 2),           # +u3 +u4 -u2 / +u1 +u2
+    "members_now": (3, 3),          # u5 u1 u3 / u5 u1 u2
+    "net_growth": (0, 2),           # +u3 -u2 / +u1 +u2
     "meetups_held": (1, 1),         # A / C
     "attendance_rate": ("0.5000", "1.0000"),  # (2 going - 1 no-show) / 2 ; 2/2
     "blog_views": (4, 1),
@@ -114,7 +116,7 @@ def test_overview_row_from_the_page_is_the_one_computed_alone(scenario):
         alone = data.overview_row(con, city, window, NOW)
         from_page = data.overview_row_of(data.city_data(con, city, window, NOW))
     assert alone == from_page
-    assert (alone.members.value, alone.net_growth.value, alone.meetups_held.value) == (4, 1, 1)
+    assert (alone.members.value, alone.net_growth.value, alone.meetups_held.value) == (3, 0, 1)
 
 
 def test_kpi_download_is_the_same_figures(scenario):
@@ -126,17 +128,22 @@ def test_kpi_download_is_the_same_figures(scenario):
     assert {(row["from"], row["to"], row["previous_from"], row["previous_to"]) for row in rows} == {
         ("2026-03-01", "2026-03-10", "2026-02-19", "2026-02-28")}
     by_metric = {row["metric"]: row["change"] for row in rows}
-    assert by_metric["net_growth"] == -1 and by_metric["attendance_rate"] == "-0.5000"
+    assert by_metric["net_growth"] == -2 and by_metric["attendance_rate"] == "-0.5000"
     page = admin.get(f"/city/testville?{query}").get_data(as_text=True)
     assert "50.0%" in page and "\u221250.0 pts" in page  # the rate tile and its change
-    # The meetups table lists the cancelled one too, marked.
+    # The meetups table lists those started by NOW, the cancelled one too, marked; D has not
+    # started: it is upcoming, with its one RSVP, and counts as neither attended nor no-show.
     meetups = list(csv.DictReader(io.StringIO(admin.get(f"/city/testville/meetups.csv?{query}").get_data(as_text=True))))
-    assert [(m["event_id"], m["status"]) for m in meetups] == [("A", "scheduled"), ("B", "cancelled"), ("D", "scheduled")]
+    assert [(m["event_id"], m["status"]) for m in meetups] == [("A", "scheduled"), ("B", "cancelled")]
+    upcoming = admin.get(f"/city/testville/upcoming.json?{query}").get_json()
+    assert [(m["event_id"], m["going"], m["waitlist"], m["capacity"]) for m in upcoming] == [("D", 1, 0, "")]
+    trend = admin.get(f"/city/testville/attendance-trend.json?{query}").get_json()
+    assert sum(row["going"] for row in trend) == 2 and sum(row["no_shows"] for row in trend) == 1  # A only
 
 
 def test_presets_end_on_the_citys_own_today():
     choice = ranges.parse_choice({"range": "30d", "period": "month"})
-    late_utc = datetime(2026, 3, 8, 20, 0, tzinfo=timezone.utc)  # already 03-09 in Sydney
+    late_utc = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)  # already 03-09 in Sydney
     sydney = ranges.window(choice, ranges.local_today("Australia/Sydney", late_utc))
     assert (sydney.start, sydney.end) == (date(2026, 2, 8), date(2026, 3, 9))
     assert (sydney.previous_start, sydney.previous_end) == (date(2026, 1, 9), date(2026, 2, 7))
@@ -159,18 +166,56 @@ def _ranges(today: date):
     yield ("range=90d&period=month", today - timedelta(days=89), today, "month")
 
 
-def test_served_data_equals_pulse_metrics(demo):
+def _local_period(instant: str, period: str) -> date:
+    day = datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ZoneInfo("Australia/Sydney")).date()
+    return day - timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+def test_served_data_is_pulse_metrics_over_the_range_as_of_the_snapshot(demo):
+    """The pages' tables against `pulse metrics` (the contract's figures) as an independent
+    oracle: each period counts its days in the range (whole periods are the contract's rows
+    exactly), and meetups not started when the snapshot was taken are not in the tables."""
     app = create_app(demo.config, secret_key=SECRET)
     admin = sign_in(app, "admin@example.org", ADMIN_PASSWORD)
-    sydney_today = demo.now.astimezone(ZoneInfo("Australia/Sydney")).date()
+    with SnapshotReader(snapshot_path(demo.config)).cursor() as (_, _, freshness):
+        as_of = freshness.snapshot_at
+    sydney_today = as_of.astimezone(ZoneInfo("Australia/Sydney")).date()
     for query, first, last, period in _ranges(sydney_today):
         served = {name: admin.get(f"/city/sydney/{name}.json?{query}").get_json()
-                  for name in ("member-growth", "attendance-trend", "meetups", "blog-views", "top-posts")}
+                  for name in ("member-growth", "attendance-trend", "meetups", "upcoming", "blog-views", "top-posts")}
         common = ["--city", "sydney", "--from", first.isoformat(), "--to", last.isoformat()]
-        assert served["member-growth"] == _cli_json(demo.config, "member-growth", *common, "--period", period)
-        assert served["attendance-trend"] == _cli_json(demo.config, "attendance-trend", *common)
-        assert served["meetups"] == _cli_json(demo.config, "attendance", *common)
-        assert served["blog-views"] == _cli_json(demo.config, "blog-views", *common, "--period", period)
+        days = {row["period_start"]: row for row in _cli_json(demo.config, "member-growth", *common, "--period", "day")}
+        whole = {row["period_start"]: row for row in _cli_json(demo.config, "member-growth", *common, "--period", period)}
+        for row in served["member-growth"]:
+            inside = [days[d] for d in days if row["from"] <= d <= row["to"]]
+            assert row["joins"] == sum(d["joins"] for d in inside) and row["leaves"] == sum(d["leaves"] for d in inside)
+            assert row["members_end"] == days[row["to"]]["members_end"]
+            if row["from"] == row["period_start"] and row["to"] == (date.fromisoformat(row["period_start"]) + (
+                    timedelta(days=6) if period == "week" else timedelta(days=0))).isoformat():
+                assert {k: row[k] for k in whole[row["period_start"]]} == whole[row["period_start"]]
+        assert served["member-growth"][0]["from"] == first.isoformat()
+        assert served["member-growth"][-1]["to"] == last.isoformat()
+
+        def instant(m):
+            return datetime.fromisoformat(m["starts_at"].replace("Z", "+00:00"))
+
+        contract = _cli_json(demo.config, "attendance", *common)
+        started = [m for m in contract if instant(m) <= as_of]
+        assert served["meetups"] == started
+        held = [m for m in started if m["status"] == "scheduled"]
+        for row in served["attendance-trend"]:
+            mine = [m for m in held if _local_period(m["starts_at"], period).isoformat() == row["period_start"]]
+            assert (row["events"], row["going"], row["no_shows"]) == (
+                len(mine), sum(m["going"] for m in mine), sum(m["no_shows"] for m in mine)), row
+        ahead = _cli_json(demo.config, "attendance", "--city", "sydney", "--from", first.isoformat(),
+                          "--to", (sydney_today + timedelta(days=800)).isoformat())
+        later = [m["event_id"] for m in ahead if instant(m) > as_of and m["status"] == "scheduled"]
+        assert later and [m["event_id"] for m in served["upcoming"]] == later  # the demo has meetups coming up
+
+        daily_views = _cli_json(demo.config, "blog-views", *common, "--period", "day")
+        for row in served["blog-views"]:
+            assert row["views"] == sum(v["views"] for v in daily_views if v["post_id"] == row["post_id"]
+                                       and row["from"] <= v["period_start"] <= row["to"])
         assert served["top-posts"] == _cli_json(demo.config, "top-posts", *common)
         assert all(served.values()), "every table has rows in the demo data"
         # And the CSV is the same rows as the JSON.
@@ -182,9 +227,10 @@ def test_served_data_equals_pulse_metrics(demo):
 # --- figures ---------------------------------------------------------------------------------
 
 def _frames():
-    growth = pd.DataFrame({"city": ["c"] * 3, "period_start": [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)],
+    weeks = [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)]
+    growth = pd.DataFrame({"city": ["c"] * 3, "period_start": weeks, "from": weeks, "to": weeks,
                            "joins": [3, 0, 2], "leaves": [1, 0, 4], "net": [2, 0, -2], "members_end": [10, 10, 8]})
-    trend = pd.DataFrame({"city": ["c"] * 2, "month": [date(2026, 2, 1), date(2026, 3, 1)], "events": [1, 0],
+    trend = pd.DataFrame({"city": ["c"] * 2, "period_start": [date(2026, 2, 1), date(2026, 3, 1)], "events": [1, 0],
                           "going": [4, 0], "checked_in": [3, 0], "no_shows": [1, 0],
                           "attendance_rate": [0.75, float("nan")]})
     views = pd.DataFrame({"city": ["c"] * 3, "post_id": ["a", "b", "a"], "title": ["A", "B", "A"],
@@ -200,21 +246,46 @@ def test_figures_follow_the_plotly_schema_and_carry_the_numbers():
     growth, trend, views, top = _frames()
     built = {
         "growth": figures.member_growth(growth, "week"),
-        "trend": figures.attendance_trend(trend),
-        "views": figures.blog_views(views, "week"),
+        "trend": figures.attendance_trend(trend, "month"),
+        "views": figures.blog_views(views, "week", list(growth["period_start"])),
         "top": figures.top_posts(top, label_length=200),
     }
-    for name, figure in built.items():
+    for figure in built.values():
         go.Figure(figure)  # raises on anything plotly does not know
     joins, leaves, members = built["growth"]["data"]
     assert joins["y"] == [3, 0, 2] and leaves["y"] == [-1, 0, -4] and members["y"] == [10, 10, 8]
     assert built["trend"]["data"][2]["y"] == [75.0, None]  # percent; an undefined rate is a gap
-    assert built["views"]["data"][0]["x"] == ["2026-03-02", "2026-03-09"]
-    assert built["views"]["data"][0]["y"] == [7, 1]
+    assert built["views"]["data"][0]["x"] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    assert built["views"]["data"][0]["y"] == [7, 1, 0]  # a week without views is a zero, not missing
     labels = built["top"]["data"][0]["y"]
     assert labels == ["1. &lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&#x27;javascript:alert(1)&#x27;&gt;x&lt;/a&gt;",
                       "2. (untitled p2)", "3. Same"]
     assert built["top"]["data"][0]["hovertext"][0] == labels[0][3:]
+    assert all(f["layout"]["hoverlabel"]["namelength"] == -1 for f in built.values())  # names never cut
+
+
+def test_period_axes_tick_on_period_starts_and_name_them_as_periods():
+    mondays = [date(2026, 8, 31) + timedelta(weeks=n) for n in range(20)]
+    axis = figures.period_axis(mondays, "week")
+    assert axis["tickmode"] == "linear" and axis["tick0"] == "2026-08-31"
+    assert axis["dtick"] % (7 * figures.DAY_MS) == 0  # every tick a Monday
+    assert axis["tickformat"] == "%-d %b" and axis["hoverformat"] == "week of %-d %b %Y"
+    # Clipped to the periods shown: half a week either side of the first and last bar.
+    assert axis["range"] == ["2026-08-27 12:00:00", "2027-01-14 12:00:00"]
+    months = [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    month_axis = figures.period_axis(months, "month")
+    assert (month_axis["tick0"], month_axis["dtick"], month_axis["hoverformat"]) == ("2026-01-01", "M1", "%b %Y")
+
+
+def test_dual_axes_share_their_zero():
+    for low, high, top in [(-4, 3, 10), (-40, 2, 377), (0, 5, 20), (-3, 0, 8)]:
+        left, right = figures.aligned_ranges(low, high, top)
+        assert left[0] <= low and left[1] >= high and right[1] >= top
+        # The zero of each axis at the same height of the plot.
+        assert -left[0] / (left[1] - left[0]) == pytest.approx(-right[0] / (right[1] - right[0]))
+    growth, _, _, _ = _frames()
+    layout = figures.member_growth(growth, "week")["layout"]
+    assert min(layout["yaxis2"]["tickvals"]) == 0  # no negative member counts on the axis
 
 
 def test_long_titles_are_shortened_on_the_axis_only():
@@ -225,11 +296,14 @@ def test_long_titles_are_shortened_on_the_axis_only():
     assert figure["data"][0]["hovertext"][0] == "A" * 60
 
 
-def test_empty_frames_give_an_empty_chart_that_says_so():
-    empty = pd.DataFrame(columns=["period_start", "joins", "leaves", "net", "members_end"])
-    figure = figures.member_growth(empty, "month")
-    go.Figure(figure)
-    assert figure["data"] == [] and figure["layout"]["annotations"][0]["text"] == "No data in this range"
+def test_nothing_to_draw_is_no_chart():
+    """The page shows its one empty state instead of axes from -1 to 1."""
+    growth, trend, views, top = _frames()
+    assert figures.member_growth(growth.iloc[0:0], "month") is None
+    assert figures.member_growth(growth.assign(joins=0, leaves=0, members_end=0), "week") is None
+    assert figures.attendance_trend(trend.assign(events=0), "month") is None
+    assert figures.blog_views(views.iloc[0:0], "week", [date(2026, 3, 2)]) is None
+    assert figures.top_posts(top.iloc[0:0]) is None
 
 
 def test_figure_json_cannot_close_its_script_element():
@@ -245,7 +319,7 @@ def test_kpi_change_texts():
     none = kpis.Kpi("r", "R", None, __import__("decimal").Decimal("0.5"), kind="rate")
     assert render.kpi_change(up) == ("+2", "up")
     assert render.kpi_change(down) == ("\u221225.0 pts", "down")
-    assert render.kpi_change(none) == ("no comparison", "flat")
+    assert render.kpi_change(none) == (render.NO_COMPARISON, "none")
     assert render.kpi_value(down) == "50.0%" and render.kpi_value(none) == "–"
 
 
@@ -262,4 +336,56 @@ def test_figures_computed_in_worker_processes_are_the_same(scenario):
         finally:
             app.extensions["pulse.dashboards"].pages.stop()
     assert answers[0] == answers[1]
-    assert answers[0][0][0]["value"] == 4
+    assert answers[0][0][0]["value"] == 3
+
+
+def _row(slug, members, attendance, previous_held=1):
+    city = data.City(slug, slug.title(), "UTC")
+    window = ranges.window(ranges.Choice("30d", None, None, "week"), date(2026, 3, 15))
+    weeks = [date(2026, 3, 2), date(2026, 3, 9)]
+    return data.OverviewRow(
+        city, window, kpis.Kpi("members_now", "Members now", members[-1], members[0]),
+        kpis.Kpi("net_growth", "Net growth", 1, 0), kpis.Kpi("meetups_held", "Meetups held", 2, previous_held),
+        kpis.Kpi("attendance_rate", "Attendance rate", None, None, kind="rate"),
+        going=sum(g for g, _ in attendance), no_shows=sum(n for _, n in attendance), going_before=4, no_shows_before=1,
+        members_series=tuple(zip(weeks, members, strict=True)),
+        attendance_series=tuple((w, g, n) for w, (g, n) in zip(weeks, attendance, strict=True)))
+
+
+def test_the_region_row_adds_up_the_cities():
+    rows = [_row("a", [10, 12], [(4, 1), (0, 0)]), _row("b", [5, 4], [(6, 3), (2, 0)], previous_held=None)]
+    region = data.totals(rows)
+    assert (region.members.value, region.members.previous) == (16, 15)
+    assert region.meetups_held.previous == 1  # b had no figures before: it adds nothing, it does not blank the row
+    assert region.attendance_rate.value == Decimal("0.6667")  # (12 going - 4 no-shows) / 12, not a mean of rates
+    assert region.members_series == ((date(2026, 3, 2), 15), (date(2026, 3, 9), 16))
+    assert region.rate_series == ((date(2026, 3, 2), 0.6), (date(2026, 3, 9), 1.0))  # (10-4)/10, (2-0)/2
+
+
+def test_the_overview_heading_names_what_the_person_sees():
+    rows = [_row(slug, [1, 1], [(0, 0), (0, 0)]) for slug in ("perth", "melbourne", "sydney", "auckland")]
+    assert render.overview_heading(rows, everyone=True) == "All 4 cities"
+    assert render.overview_heading(rows[:1], everyone=False) == "Perth"
+    assert render.overview_heading(rows[:2], everyone=False) == "Melbourne and Perth"
+    assert render.overview_heading(rows[:3], everyone=False) == "Melbourne, Perth and Sydney"
+    assert render.overview_heading(rows, everyone=False) == "Your 4 cities"
+
+
+def test_the_overview_of_every_city_at_once_is_each_city_alone_and_the_contract(demo):
+    """The overview reads every city with two queries; each row must be what the city's own
+    page computes, and members on every day what `pulse metrics member-growth --period day` says."""
+    with SnapshotReader(snapshot_path(demo.config)).cursor() as (con, _, freshness):
+        everyone = data.cities(con)
+        moment = freshness.snapshot_at
+        choice = ranges.Choice("365d", None, None, "month")
+        together = data.overview_rows(con, everyone, choice, moment, moment)
+        alone = [data.overview_row_of(data.city_data(con, c, data.city_window(c, choice, moment), moment))
+                 for c in everyone]
+        assert together == alone and len(together) == 5
+        days = data.member_days(con)
+        for city in everyone:
+            window = data.city_window(city, choice, moment)
+            contract = _cli_json(demo.config, "member-growth", "--city", city.slug, "--period", "day",
+                                 "--from", window.start.isoformat(), "--to", window.end.isoformat())
+            assert [days[city.slug].members_on(date.fromisoformat(r["period_start"])) for r in contract] == [
+                r["members_end"] for r in contract]

@@ -117,7 +117,8 @@ class _FakeApi(LocalServer):
 
 class SlackServer(_FakeApi):
     name = "slack"
-    channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS"}
+    channels = {"meetups": "C0MEETUPS", "sydney-organisers": "C0ORGSYD", "organisers": "C0ORGS",
+                "leads": "C0LEADS"}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -17,7 +17,7 @@ def test_jobs_are_scheduled_on_their_crontab_times(make_config):
     config = make_config(schedule={"refresh": "*/15 * * * *", "publish": "5 3 * * *", "timezone": "Australia/Sydney"})
     scheduler = make_scheduler(config)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"refresh", "publish"}
+    assert set(jobs) == {"refresh", "publish", "digest"}
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
     start = dt.datetime(2026, 3, 5, 10, 7, tzinfo=dt.timezone.utc)
     assert jobs["refresh"].trigger.get_next_fire_time(None, start) == dt.datetime(2026, 3, 5, 10, 15, tzinfo=dt.timezone.utc)
@@ -27,7 +27,7 @@ def test_jobs_are_scheduled_on_their_crontab_times(make_config):
 
 
 def test_an_empty_crontab_means_never(make_config):
-    assert [job.id for job in make_scheduler(make_config(schedule={"publish": ""})).get_jobs()] == ["refresh"]
+    assert [job.id for job in make_scheduler(make_config(schedule={"publish": "", "digest": ""})).get_jobs()] == ["refresh"]
 
 
 def test_a_bad_crontab_fails_at_start_with_the_key(make_config):

@@ -21,7 +21,7 @@ def test_schema_is_created_and_versioned_by_the_code(config):
     # Every component's files, each once: the ingest tables (jobs/ingest/migrations) and the
     # analytics models (analytics/migrations).
     assert rows == [("analytics", 1, "models"), ("analytics", 2, "rsvps"), ("analytics", 3, "key_hashes"),
-                    ("analytics", 4, "meetup_details"), ("ingest", 1, "ingest")]
+                    ("analytics", 4, "meetup_details"), ("analytics", 10, "capacity_waitlist"), ("ingest", 1, "ingest")]
     tables = {name for (name,) in query(config, "SELECT table_name FROM information_schema.tables")}
     assert {"events", "rejects", "source_state", "ingest_runs", "schema_migrations"} <= tables
 

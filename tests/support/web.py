@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -52,11 +53,11 @@ def make_config(data_dir: Path):
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hostile_events(now: datetime) -> list[dict]:
@@ -108,7 +109,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"serve-{self.port}.log"
         env = {**os.environ, "PULSE_SESSION_SECRET": SECRET}
-        self._log = open(self.log, "wb")
+        self._log = open(self.log, "wb")  # noqa: SIM115 - the server writes into it until stop()
         self.process = subprocess.Popen(
             pulse_command("--data-dir", str(data_dir), "serve", "--port", str(self.port), *extra),
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -176,3 +177,71 @@ def sign_in(app, email, password, address="127.0.0.1"):
                                              "next": "/"})
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+# --- in a real browser (Playwright driving Chromium) -------------------------------------
+
+FIGURES = ["member-growth", "attendance-trend", "blog-views", "top-posts"]
+
+
+class Watch:
+    """What a page did that it should not: console errors, dialogs, requests off the machine."""
+
+    def __init__(self, context):
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.outside: list[str] = []
+        context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "file", "about") or parts.hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def page(self, context):
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+        def dialog(d):
+            self.dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", dialog)
+        return page
+
+    def clean(self):
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], self.dialogs
+        assert self.outside == [], self.outside
+
+
+def shot(page, name: str):
+    """A full-page screenshot into tests/artifacts/ (look at them)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def browser_sign_in(page, url: str, email: str, password: str):
+    """Sign in through the page's own form (a real browser's session cookie)."""
+    page.goto(url + "/")
+    assert urlsplit(page.url).path == "/sign-in"
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/sign-in'] button[type=submit]")
+    page.wait_for_load_state("load")
+
+
+def wait_for_charts(page, names=FIGURES):
+    """Until plotly has drawn each named figure."""
+    for name in names:
+        page.wait_for_selector(f"#figure-{name} svg.main-svg", timeout=15_000)
+
+
+def no_sideways_scroll(page) -> tuple[int, int]:
+    """(scroll width, viewport width) of the page: the first must not exceed the second."""
+    return tuple(page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]"))

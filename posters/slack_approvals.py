@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from pulse.core.config import Config, ConfigError, secret
 from pulse.people import People
+from pulse.web import scope
 
 from posters import approvals
 from posters.channels import SendError, kind_of
@@ -127,6 +128,7 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
     user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser (`pulse users`); nothing done")
+    scope.act_for(user)  # signed by Slack, not a session: the posts it may read are this person's
     via = f"Slack {slack_user}"
     try:
         if action["action_id"] == APPROVE:

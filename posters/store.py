@@ -27,6 +27,7 @@ from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc, parse_iso
 from pulse.core.storage import ensure_folder
 from pulse.core.warehouse import data_folder
+from pulse.web import scope
 
 __all__ = ["STATES", "WAITING", "SENT_OR_MAYBE", "Post", "PostError", "PostStore", "iso", "now_utc", "parse_iso"]
 
@@ -133,7 +134,7 @@ class PostStore:
     # -- reading ----------------------------------------------------------------------------
 
     def get(self, post_id: int) -> Post:
-        row = self._con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        row = _scoped(self._con, "SELECT * FROM posts WHERE id = ? AND {scope}", [post_id]).fetchone()
         if row is None:
             raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
         return Post.from_row(row)
@@ -149,8 +150,8 @@ class PostStore:
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)
-        sql = "SELECT * FROM posts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        return [Post.from_row(row) for row in self._con.execute(sql, params).fetchall()]
+        sql = "SELECT * FROM posts WHERE " + " AND ".join([*where, "{scope}"]) + " ORDER BY id"
+        return [Post.from_row(row) for row in _scoped(self._con, sql, params).fetchall()]
 
     def due(self, now: dt.datetime) -> list[Post]:
         """Posts ready to go: approved (or automatic) and their time has come, oldest due first."""
@@ -161,9 +162,10 @@ class PostStore:
         return [Post.from_row(row) for row in rows]
 
     def audit(self, post_id: int) -> list[AuditEntry]:
-        rows = self._con.execute(
-            "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "
-            "FROM audit WHERE post_id = ? ORDER BY id", [post_id]).fetchall()
+        rows = _scoped(self._con,
+                       "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "
+                       "FROM audit WHERE post_id = ? AND post_id IN (SELECT id FROM posts WHERE {scope}) ORDER BY id",
+                       [post_id]).fetchall()
         return [AuditEntry(*row) for row in rows]
 
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -188,7 +190,7 @@ class PostStore:
     def change(self, con: sqlite3.Connection, post_id: int, *, actor: str, action: str, detail: str | None = None,
                expect: tuple[str, ...] | None = None, **fields) -> Post:
         """Set `fields` on a post (a new `state` must be allowed from the current one), with an audit row."""
-        row = con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        row = _scoped(con, "SELECT * FROM posts WHERE id = ? AND {scope}", [post_id]).fetchone()
         if row is None:
             raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
         old = Post.from_row(row)
@@ -234,6 +236,13 @@ class PostStore:
             except sqlite3.IntegrityError:
                 return True
         return False
+
+
+def _scoped(con: sqlite3.Connection, sql: str, params: list):
+    """`sql` over the posts of the cities the reader may see (`pulse.web.scope`): `{scope}` in it
+    becomes the scope's condition on `city`, whose parameters follow `params`."""
+    condition, cities = scope.current().sql("city")
+    return con.execute(sql.replace("{scope}", condition), [*params, *cities])
 
 
 def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> None:

@@ -64,6 +64,8 @@ class PublishReport:
     recovered: list[Outcome] = field(default_factory=list)
     approval_requests: int = 0
     errors: list[str] = field(default_factory=list)
+    events: object = None
+    """`pulse.core.emit.Delivery`: this run's posts' events (and any left waiting) sent to the sink."""
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -146,7 +148,13 @@ class Publisher:
         # The lock is held for the whole run: a second publisher must never take this run's
         # *publishing* posts for ones left by a crash.
         with publisher_lock(self.config):
-            return self._run(dry_run, send_approval_requests)
+            report = self._run(dry_run, send_approval_requests)
+        if not dry_run:
+            with PostStore(self.config) as store:
+                report.events = store.deliver_events(self.config)
+            if report.events.sent or report.events.problem:
+                self.say(report.events.line())
+        return report
 
     def _run(self, dry_run: bool, send_approval_requests: bool) -> PublishReport:
         report = PublishReport()

@@ -9,6 +9,8 @@ its API call starts, which is what makes "never twice" survive a crash.
 
 Every state or text change writes an `audit` row in the same transaction (who, when, action,
 old and new state, old and new text).
+A post becoming published or failed also records its event for the platform (`pulse.core.emit`,
+when `[events]` names a sink) in that transaction: the change and its event commit together.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pulse.core import sqlite
+from pulse.core import emit, sqlite
 from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc, parse_iso
 from pulse.core.storage import ensure_folder
@@ -114,6 +116,8 @@ class PostStore:
 
     def __init__(self, where: Config | str | Path):
         self.path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
+        self.emitting = isinstance(where, Config) and emit.enabled(where)
+        """Whether a post's change records its event (`pulse.core.emit`) in the same transaction."""
         ensure_folder(self.path.parent)
         self._con = sqlite.connect(self.path, synchronous="FULL", check_same_thread=False)
         sqlite.migrate(self._con, resources.files("posters") / "migrations")
@@ -208,9 +212,14 @@ class PostStore:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         con.execute(f"UPDATE posts SET {assignments} WHERE id = ?", [*fields.values(), post_id])
         new_text = fields.get("text", old.text)
-        _audit(con, post_id, actor, action, old.state, new_state,
-               old.text if new_text != old.text else None, new_text if new_text != old.text else None, detail)
-        return Post.from_row(con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone())
+        change_id = _audit(con, post_id, actor, action, old.state, new_state,
+                           old.text if new_text != old.text else None, new_text if new_text != old.text else None,
+                           detail)
+        new = Post.from_row(con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone())
+        event = emit.post_changed(new, change_id) if self.emitting and new_state != old.state else None
+        if event is not None:
+            emit.record(con, event)  # commits with the change, or neither does
+        return new
 
     def set_meta(self, con: sqlite3.Connection, key: str, value: str) -> None:
         con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -226,6 +235,15 @@ class PostStore:
         since = iso(now)
         con.execute("INSERT INTO channels_enabled (city, channel, since) VALUES (?, ?, ?)", [city, channel, since])
         return since
+
+    def record_event(self, event: dict) -> bool:
+        """Put one of Pulse's own events in this file's outbox (`pulse.core.emit`)."""
+        with self.transaction() as con:
+            return emit.record(con, event)
+
+    def deliver_events(self, config: Config) -> emit.Delivery:
+        """Send the outbox's waiting events to the configured sink."""
+        return emit.deliver(config, self._con)
 
     def seen_slack_request(self, signature: str, now: float, keep_seconds: float = 600) -> bool:
         """Record a signed Slack request; True when the very same one came before (a replay)."""
@@ -245,11 +263,11 @@ def _scoped(con: sqlite3.Connection, sql: str, params: list):
     return con.execute(sql.replace("{scope}", condition), [*params, *cities])
 
 
-def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> None:
-    con.execute(
+def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> int:
+    return con.execute(
         "INSERT INTO audit (post_id, at, actor, action, old_state, new_state, old_text, new_text, detail) "
         "VALUES (?,?,?,?,?,?,?,?,?)",
-        [post_id, iso(now_utc()), actor, action, old_state, new_state, old_text, new_text, detail])
+        [post_id, iso(now_utc()), actor, action, old_state, new_state, old_text, new_text, detail]).lastrowid
 
 
 def _json(value) -> str:

@@ -47,13 +47,15 @@ def build(config: Config, *, full: bool = False, on_wait: Callable[[str], None] 
         report = refresh.build_in(con, config, full=full)
         snapshot.publish_from(con, config)
         facts = _refreshed_facts(con, report) if emit.enabled(config) and (report.full or report.events) else None
-    if facts is not None:
+    if emit.enabled(config):
         # After the warehouse is let go: the sink's answer never holds the writer lock. A crash
-        # right here loses this one event; the next build's tells newer figures anyway.
+        # right here loses this one event; the next build's tells newer figures anyway. What
+        # waits from earlier runs goes too, news or not.
         from posters.store import PostStore
 
         with PostStore(config) as store:
-            store.record_event(emit.refreshed(store.meta("events_instance"), at=now_utc(), **facts))
+            if facts is not None:
+                store.record_event(emit.refreshed(store.meta("events_instance"), at=now_utc(), **facts))
             store.deliver_events(config)
     return report
 

@@ -8,9 +8,9 @@ act on the same old state. `synchronous = FULL`: a post marked *publishing* is o
 its API call starts, which is what makes "never twice" survive a crash.
 
 Every state or text change writes an `audit` row in the same transaction (who, when, action,
-old and new state, old and new text).
-A post becoming published or failed also records its event for the platform (`pulse.core.emit`,
-when `[events]` names a sink) in that transaction: the change and its event commit together.
+old and new state, old and new text). A post becoming published or failed also records its
+event for the platform (`pulse.core.emit`, when `[events]` names a sink) in that transaction:
+the change and its event commit together.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/pulse demo
 
 test: $(STAMP)
+	$(BIN)/pulse plugin check       # plugin.json against its schema and the code, as the platform's vetting does
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)     # everything but the tests marked slow (real browsers, servers, crashes, big files)

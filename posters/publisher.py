@@ -95,6 +95,8 @@ class PublishReport:
     pending_approval: dict[str, int] = field(default_factory=dict)
     """City → drafts awaiting approval."""
     withdrawn_started: int = 0
+    events: object = None
+    """`pulse.core.emit.Delivery`: this run's posts' events (and any left waiting) sent to the sink."""
 
     def count(self, state: str) -> int:
         """Posts that ended this run in `state`, those settled after a crash included."""
@@ -195,7 +197,13 @@ class Publisher:
         # The lock is held for the whole run: a second publisher must never take this run's
         # *publishing* posts for ones left by a crash.
         with publisher_lock(self.config):
-            return self._run(dry_run, send_approval_requests)
+            report = self._run(dry_run, send_approval_requests)
+        if not dry_run:
+            with PostStore(self.config) as store:
+                report.events = store.deliver_events(self.config)
+            if report.events.sent or report.events.problem:
+                self.say(report.events.line())
+        return report
 
     def _run(self, dry_run: bool, send_approval_requests: bool) -> PublishReport:
         report = PublishReport()

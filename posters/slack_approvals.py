@@ -33,6 +33,7 @@ from pulse.core.config import Config, ConfigError, secret
 from pulse.core.egress import EgressRefused
 from pulse.people import People
 from pulse.web import security_log
+from pulse.web import scope
 
 from posters import approvals
 from posters.channels import SendError, kind_of, make_channel
@@ -280,6 +281,7 @@ def _interaction(config: Config, store: PostStore, people: People, payload: dict
     user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser (`pulse users`); nothing done")
+    scope.act_for(user)  # signed by Slack, not a session: the posts it may read are this person's
     via = f"Slack {slack_user}"
     try:
         if action["action_id"] == APPROVE:

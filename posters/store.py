@@ -8,7 +8,9 @@ act on the same old state. `synchronous = FULL`: a post marked *publishing* is o
 its API call starts, which is what makes "never twice" survive a crash.
 
 Every state or text change writes an `audit` row in the same transaction (who, when, action,
-old and new state, old and new text).
+old and new state, old and new text). A post becoming published or failed also records its
+event for the platform (`pulse.core.emit`, when `[events]` names a sink) in that transaction:
+the change and its event commit together.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pulse.core import sqlite
+from pulse.core import emit, sqlite
 from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc, parse_iso
 from pulse.core.storage import ensure_folder
 from pulse.core.warehouse import data_folder
+from pulse.web import scope
 
 __all__ = ["STATES", "WAITING", "SENT_OR_MAYBE", "Post", "PostError", "PostStore", "iso", "now_utc", "parse_iso"]
 
@@ -114,6 +117,8 @@ class PostStore:
 
     def __init__(self, where: Config | str | Path):
         self.path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
+        self.emitting = isinstance(where, Config) and emit.enabled(where)
+        """Whether a post's change records its event (`pulse.core.emit`) in the same transaction."""
         ensure_folder(self.path.parent)
         self._con = sqlite.connect(self.path, synchronous="FULL", check_same_thread=False)
         sqlite.migrate(self._con, resources.files("posters") / "migrations")
@@ -134,7 +139,7 @@ class PostStore:
     # -- reading ----------------------------------------------------------------------------
 
     def get(self, post_id: int) -> Post:
-        row = self._con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        row = _scoped(self._con, "SELECT * FROM posts WHERE id = ? AND {scope}", [post_id]).fetchone()
         if row is None:
             raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
         return Post.from_row(row)
@@ -150,8 +155,8 @@ class PostStore:
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)
-        sql = "SELECT * FROM posts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        return [Post.from_row(row) for row in self._con.execute(sql, params).fetchall()]
+        sql = "SELECT * FROM posts WHERE " + " AND ".join([*where, "{scope}"]) + " ORDER BY id"
+        return [Post.from_row(row) for row in _scoped(self._con, sql, params).fetchall()]
 
     def due(self, now: dt.datetime) -> list[Post]:
         """Posts ready to go: approved (or automatic) and their time has come, oldest due first."""
@@ -189,9 +194,10 @@ class PostStore:
         return found
 
     def audit(self, post_id: int) -> list[AuditEntry]:
-        rows = self._con.execute(
-            "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "
-            "FROM audit WHERE post_id = ? ORDER BY id", [post_id]).fetchall()
+        rows = _scoped(self._con,
+                       "SELECT post_id, at, actor, action, old_state, new_state, old_text, new_text, detail "
+                       "FROM audit WHERE post_id = ? AND post_id IN (SELECT id FROM posts WHERE {scope}) ORDER BY id",
+                       [post_id]).fetchall()
         return [AuditEntry(*row) for row in rows]
 
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -216,7 +222,7 @@ class PostStore:
     def change(self, con: sqlite3.Connection, post_id: int, *, actor: str, action: str, detail: str | None = None,
                expect: tuple[str, ...] | None = None, **fields) -> Post:
         """Set `fields` on a post (a new `state` must be allowed from the current one), with an audit row."""
-        row = con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone()
+        row = _scoped(con, "SELECT * FROM posts WHERE id = ? AND {scope}", [post_id]).fetchone()
         if row is None:
             raise PostError(f"post {post_id}: no such post (see `pulse posts list`)")
         old = Post.from_row(row)
@@ -234,9 +240,14 @@ class PostStore:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         con.execute(f"UPDATE posts SET {assignments} WHERE id = ?", [*fields.values(), post_id])
         new_text = fields.get("text", old.text)
-        _audit(con, post_id, actor, action, old.state, new_state,
-               old.text if new_text != old.text else None, new_text if new_text != old.text else None, detail)
-        return Post.from_row(con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone())
+        change_id = _audit(con, post_id, actor, action, old.state, new_state,
+                           old.text if new_text != old.text else None, new_text if new_text != old.text else None,
+                           detail)
+        new = Post.from_row(con.execute("SELECT * FROM posts WHERE id = ?", [post_id]).fetchone())
+        event = emit.post_changed(new, change_id) if self.emitting and new_state != old.state else None
+        if event is not None:
+            emit.record(con, event)  # commits with the change, or neither does
+        return new
 
     def set_meta(self, con: sqlite3.Connection, key: str, value: str) -> None:
         con.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -275,6 +286,15 @@ class PostStore:
                         "ON CONFLICT (city, event_id, channel) DO UPDATE SET error = excluded.error, last_at = excluded.last_at",
                         [city, event_id, channel, error, iso(now), iso(now)])
 
+    def record_event(self, event: dict) -> bool:
+        """Put one of Pulse's own events in this file's outbox (`pulse.core.emit`)."""
+        with self.transaction() as con:
+            return emit.record(con, event)
+
+    def deliver_events(self, config: Config) -> emit.Delivery:
+        """Send the outbox's waiting events to the configured sink."""
+        return emit.deliver(config, self._con)
+
     def seen_slack_request(self, signature: str, now: float, keep_seconds: float = 600) -> bool:
         """Record a signed Slack request; True when the very same one came before (a replay)."""
         with self.transaction() as con:
@@ -286,11 +306,18 @@ class PostStore:
         return False
 
 
-def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> None:
-    con.execute(
+def _scoped(con: sqlite3.Connection, sql: str, params: list):
+    """`sql` over the posts of the cities the reader may see (`pulse.web.scope`): `{scope}` in it
+    becomes the scope's condition on `city`, whose parameters follow `params`."""
+    condition, cities = scope.current().sql("city")
+    return con.execute(sql.replace("{scope}", condition), [*params, *cities])
+
+
+def _audit(con, post_id, actor, action, old_state, new_state, old_text, new_text, detail) -> int:
+    return con.execute(
         "INSERT INTO audit (post_id, at, actor, action, old_state, new_state, old_text, new_text, detail) "
         "VALUES (?,?,?,?,?,?,?,?,?)",
-        [post_id, iso(now_utc()), actor, action, old_state, new_state, old_text, new_text, detail])
+        [post_id, iso(now_utc()), actor, action, old_state, new_state, old_text, new_text, detail]).lastrowid
 
 
 def _json(value) -> str:

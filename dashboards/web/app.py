@@ -22,7 +22,7 @@ from dashboards.ranges import DEFAULT_PERIOD, PERIODS, Choice, RangeError, parse
 from dashboards.snapshot import Refresher, SnapshotReader, snapshot_path
 from dashboards.web.pages import PageData, as_of
 from pulse.core.config import Config
-from pulse.web import auth as auth_module
+from pulse.web import auth as auth_module, scope
 from pulse.web.app import SHELL_ASSETS
 from pulse.web.extension import WebExtension
 
@@ -151,7 +151,8 @@ class _Snapshot:
 
 
 def _cities(snap: _Snapshot) -> list[data_module.City]:
-    return state().pages.cities(snap.con, snap.version)
+    """The snapshot's cities this request may read (`pulse.web.scope`): every page draws from these."""
+    return scope.current().only(state().pages.cities(snap.con, snap.version), city=lambda city: city.slug)
 
 
 def _city_data(snap: _Snapshot, slug: str, choice):

@@ -9,8 +9,9 @@ backslashes or control characters, and only the scheme's default port unless the
 allowed with its port (`127.0.0.1:8443`, as tests do). Nothing turns the check off.
 
 The adapter is also the libraries' hook for a test `base_url`: tweepy and facebook-sdk build
-their URLs on fixed hosts, so the adapter sends a request for such a host to `base_url`
-instead, keeping its path and query (the base itself must pass the check).
+their URLs on fixed hosts, so the adapter sends a request for such a host (one of the
+manifest's domains) to `base_url` instead, keeping its path and query (the base itself must
+pass the check); a request for any other host is checked as it is.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def check_url(url: str, extra_hosts: Iterable[str] = ()) -> None:
             f"({', '.join(external_domains())})")
 
 
+def _declared(parts) -> bool:
+    """Whether a split URL names one of the manifest's own hosts on its default port."""
+    try:
+        return host_allowed(parts.hostname or "", parts.port, parts.scheme)
+    except ValueError:  # a port that is no number: not ours (check_url refuses it)
+        return False
+
+
 def guarded_session(*, timeout: float, extra_hosts: Iterable[str] = (), base_url: str = ""):
     """A `requests.Session` whose every request (redirects included) passes `check_url`, with a
     timeout when the caller gives none, and no retries of its own."""
@@ -103,9 +112,11 @@ def guarded_session(*, timeout: float, extra_hosts: Iterable[str] = (), base_url
                 check_url(self.base_url, self.extra_hosts)
 
         def send(self, request, **kwargs):
-            if self.base_url:
+            parts = urlsplit(request.url)
+            if self.base_url and _declared(parts):
+                # Only the library's own (declared) hosts go to the test base: a redirect
+                # elsewhere is checked as it is, so a test sees it refused as production would.
                 target = urlsplit(self.base_url)
-                parts = urlsplit(request.url)
                 request.url = urlunsplit((target.scheme, target.netloc, target.path + parts.path, parts.query, ""))
             check_url(request.url, self.extra_hosts)
             # tweepy and facebook-sdk pass no timeout at all: a request must never wait for ever.

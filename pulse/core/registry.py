@@ -27,6 +27,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 BUILTIN_PLUGINS = (
     "pulse.core.warehouse",
+    "pulse.core.emit",
     "analytics.plugin",
     "dashboards.plugin",
     "posters.plugin",

@@ -21,7 +21,7 @@ from flask import Flask, Response, abort, current_app, g, render_template, reque
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from pulse.core import registry
+from pulse.core import manifest, registry
 from pulse.core.config import Config
 from pulse.people import People
 from pulse.web import auth as auth_module
@@ -30,10 +30,7 @@ from pulse.web.extension import NavLink, WebExtension
 SECRET_ENV = "PULSE_SESSION_SECRET"
 EXTENSIONS_KEY = "pulse.web.extensions"
 
-# Scripts from this app only (no inline script, no eval); plotly.js sets inline styles.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = manifest.content_security_policy()  # built from plugin.json's page_domains
 # No page here uses any of these browser features; a script that got in could not either.
 PERMISSIONS_POLICY = ("accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
                       "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), fullscreen=(self)")
@@ -141,6 +138,8 @@ def create_app(
         if extension.install:
             extension.install(app, config, options)
     app.register_blueprint(_asset_blueprint(assets))
+    if extensions is None:  # what `pulse serve` mounts: it answers only what plugin.json declares
+        manifest.require_declared_routes(app)
 
     @app.context_processor
     def _shell():

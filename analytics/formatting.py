@@ -48,7 +48,7 @@ def _value(column: str, value):
 def records(frame: pd.DataFrame) -> list[dict]:
     """The rows as dicts of output values, in column order."""
     columns = list(frame.columns)
-    return [{column: _value(column, value) for column, value in zip(columns, row)}
+    return [{column: _value(column, value) for column, value in zip(columns, row, strict=True)}
             for row in frame.itertuples(index=False, name=None)]
 
 

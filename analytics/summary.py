@@ -13,7 +13,7 @@ Per city, as of a local date (default: today in the city's timezone):
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Callable
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import duckdb

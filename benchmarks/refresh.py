@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ from jobs.ingest.run import ingest  # noqa: E402
 from pulse import demo as demo_data  # noqa: E402
 from pulse.core.config import from_dict  # noqa: E402
 
-NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 # The child reports its own peak RSS (VmHWM): getrusage's ru_maxrss of a child also counts the
 # parent's pages it had between fork and exec.
 CHILD = """

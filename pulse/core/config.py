@@ -19,7 +19,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 

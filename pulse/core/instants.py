@@ -10,13 +10,13 @@ Three written forms, each for one purpose:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_instant(text: object) -> datetime | None:
@@ -33,7 +33,7 @@ def parse_instant(text: object) -> datetime | None:
 def format_instant(moment: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS[.fff]Z` in UTC; the fraction only when not zero, in milliseconds
     when it is a whole number of them, else in microseconds (nothing is rounded away)."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     text = (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
             f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}")
     micro = utc.microsecond
@@ -44,13 +44,13 @@ def format_instant(moment: datetime) -> str:
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text that sorts like the instants it names."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_iso(text: str) -> datetime:
     """The instant `iso` (or any offset-carrying ISO 8601 text) names."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def ago(now: datetime, when: datetime | None) -> str:

@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 
 class LockBusy(Exception):

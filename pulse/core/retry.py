@@ -15,8 +15,8 @@ from __future__ import annotations
 import email.utils
 import random as _random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from datetime import datetime, UTC
+from collections.abc import Callable, Mapping
 
 import tenacity
 
@@ -47,8 +47,8 @@ def retry_after_seconds(value: str | None, *, cap: float = 300.0, now: datetime 
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     return min(seconds, cap)
 
 

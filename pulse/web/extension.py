@@ -10,7 +10,8 @@ security headers and error pages, `g.user`, and `pulse.web.auth.auth()` (`requir
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask

@@ -9,7 +9,7 @@ contract's "Output formats" section.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ def instant(text: str) -> datetime:
         while rest and rest[0].isdigit():
             digits, rest = digits + rest[0], rest[1:]
         text = head + "." + (digits + "000000")[:6] + rest
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def fmt_rate(numerator: int, denominator: int) -> str:
@@ -38,7 +38,7 @@ def fmt_rate(numerator: int, denominator: int) -> str:
 
 
 def fmt_instant(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     if utc.microsecond == 0:
         spec = "seconds"
     elif utc.microsecond % 1000 == 0:

@@ -3,7 +3,7 @@ batches: after each, the incremental build equals the reference; at the end, a f
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pytest
 
@@ -12,7 +12,7 @@ from pulse import demo as demo_data
 from tests.analytics.helpers import build, load, rows
 from tests.analytics.reference import Reference
 
-NOW = datetime(2026, 4, 15, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 15, tzinfo=UTC)
 RANGE = (date(2026, 1, 1), date(2026, 5, 31))
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 

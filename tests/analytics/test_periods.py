@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, UTC
 from decimal import Decimal
 from fractions import Fraction
 
@@ -40,9 +40,9 @@ def test_rate_is_the_half_up_rounding_of_the_exact_fraction(numerator, denominat
 def test_instants_in_utc_with_a_fraction_only_when_there_is_one():
     sydney = timezone(timedelta(hours=11))
     assert format_instant(datetime(2026, 3, 5, 19, 0, tzinfo=sydney)) == "2026-03-05T08:00:00Z"
-    assert format_instant(datetime(2026, 3, 5, 8, 0, 0, 120_000, tzinfo=timezone.utc)) == "2026-03-05T08:00:00.120Z"
-    assert format_instant(datetime(2026, 3, 5, 8, 0, 0, 123_456, tzinfo=timezone.utc)) == "2026-03-05T08:00:00.123456Z"
-    assert format_instant(datetime(999, 1, 1, tzinfo=timezone.utc)) == "0999-01-01T00:00:00Z"
+    assert format_instant(datetime(2026, 3, 5, 8, 0, 0, 120_000, tzinfo=UTC)) == "2026-03-05T08:00:00.120Z"
+    assert format_instant(datetime(2026, 3, 5, 8, 0, 0, 123_456, tzinfo=UTC)) == "2026-03-05T08:00:00.123456Z"
+    assert format_instant(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize("text", ["20260305", "2026-3-05", "2026-02-30", "2026-03-05T00:00", " 2026-03-05", ""])

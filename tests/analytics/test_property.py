@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, UTC
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ TEXT = st.lists(st.sampled_from(["a", " ", ",", '"', "\n", "\r", "é", "e\u0301"
                 max_size=4).map("".join)
 # Around Sydney's end of daylight saving (2026-04-05) and New York's start (2026-03-08), across
 # three month ends, in half hours: local midnights of +05:30, +10/+11 and -4/-5 are all reachable.
-BASE = datetime(2026, 3, 31, 12, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 OFFSETS = [timedelta(0), timedelta(hours=11), timedelta(hours=-5), timedelta(hours=5, minutes=30)]
 KINDS = ["city:upserted", "user:joined_city", "user:joined_city", "user:left_city", "user:left_city",
          "event:created", "event:updated", "event:cancelled", "event:rsvp", "event:rsvp",
@@ -96,7 +96,7 @@ def scenario(draw):
         first = draw(st.integers(0, len(arrival) - 1))
         arrival.insert(draw(st.integers(first + 1, len(arrival))), arrival[first])
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(arrival) - 1)), max_size=3))))
-    batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)]) if arrival[a:b]]
+    batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)], strict=True) if arrival[a:b]]
     return draw(st.sampled_from(["UTC", "Australia/Sydney"])), batches
 
 

@@ -138,9 +138,8 @@ def test_a_meetup_moving_city_moves_first_timers_in_both_cities(config, tmp_path
 
 def test_stale_models_are_noticed_and_built_first_unless_told_not_to(config, tmp_path):
     notices = []
-    with pytest.raises(metrics.NotBuilt):
-        with metrics.connect(config, build_if_stale=False, on_notice=notices.append):
-            pass
+    with pytest.raises(metrics.NotBuilt), metrics.connect(config, build_if_stale=False, on_notice=notices.append):
+        pass
     load(config, [SYDNEY, joined("a", "2026-03-02T10:00:00+11:00", "u1")], tmp_path / "in")
     with metrics.connect(config, on_notice=notices.append) as con:
         assert metrics.member_growth(con, "sydney", "day", "2026-03-02", "2026-03-02")["joins"].tolist() == [1]

@@ -13,7 +13,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import timedelta
+from pathlib import Path
+from datetime import timedelta, UTC
 
 import pytest
 
@@ -42,8 +43,8 @@ def test_snapshot_holds_the_models_and_how_fresh_they_are(demo):
 
 def test_stale_reasons():
     base = snapshot.Freshness(True, None, 10, 10, None, "completed", None, None, 1)
-    from datetime import datetime, timezone
-    now = datetime(2026, 3, 8, tzinfo=timezone.utc)
+    from datetime import datetime
+    now = datetime(2026, 3, 8, tzinfo=UTC)
     assert base.stale_reasons(now, timedelta(hours=24)) == ["No ingest has completed yet."]
     late = snapshot.Freshness(True, now, 10, 25, now - timedelta(days=3), "failed", now, now, 1)
     assert late.stale_reasons(now, timedelta(hours=24)) == [
@@ -192,7 +193,7 @@ def _children(pid: int) -> set[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat").read()
+                stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:

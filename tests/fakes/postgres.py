@@ -13,6 +13,7 @@ PostgreSQL refuses to run as root, so as root (CI, containers) the server runs a
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -23,7 +24,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -155,10 +156,8 @@ def start_server() -> tuple[PostgresServer, Callable[[], None]]:
 
     def stop() -> None:
         if (data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError):
                 run(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-            except RuntimeError:
-                pass
         shutil.rmtree(root, ignore_errors=True)
 
     try:
@@ -217,12 +216,11 @@ class Outbox:
 
     def insert(self, rows: list[tuple[int, str]]) -> None:
         """Write `(seq, envelope JSON text)` rows as the platform does."""
-        with self.owner() as conn:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    sql.SQL("INSERT INTO {} (seq, envelope) VALUES (%s, %s::jsonb)").format(self.identifier),
-                    rows,
-                )
+        with self.owner() as conn, conn.cursor() as cur:
+            cur.executemany(
+                sql.SQL("INSERT INTO {} (seq, envelope) VALUES (%s, %s::jsonb)").format(self.identifier),
+                rows,
+            )
 
     @property
     def identifier(self) -> sql.Identifier:

@@ -14,7 +14,7 @@ from posters.store import PostStore
 from tests.support.posters import channels, city_event, load, meetup_events, utc
 from tests.support.records import envelope, query
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 def moved_and_cancelled(event_id: str) -> list[dict]:

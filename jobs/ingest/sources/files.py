@@ -17,11 +17,15 @@ import hashlib
 import os
 import time
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
-from jobs.ingest.sources.base import Batch, SourceError
+import numpy as np
+import pyarrow as pa
+
+from jobs.ingest.sources.base import Batch, Lines, SourceError
 
 SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 HEAD_BYTES = 1024
@@ -64,7 +68,7 @@ class FilesSource:
         self._clock = clock
 
     @classmethod
-    def from_config(cls, source_config, *, base_dir: Path, batch_bytes: int) -> "FilesSource":
+    def from_config(cls, source_config, *, base_dir: Path, batch_bytes: int) -> FilesSource:
         return cls(source_config.name, lambda: discover(source_config.path, base_dir),
                    batch_bytes=batch_bytes, settle_seconds=source_config.settle_seconds)
 
@@ -129,33 +133,35 @@ class FilesSource:
                 # Read no further than the size seen above: bytes a writer appends meanwhile
                 # may end in a half-written line, and are for the next pull to judge.
                 remaining = None if _is_gzip(ref) else max(stat.st_size - offset, 0)
-                carry = b""
+                splitter = _LineSplitter()
+                carry: list[bytes] = []  # the start of a line that did not end in what was read
                 while True:
                     want = self._batch_bytes if remaining is None else min(self._batch_bytes, remaining)
-                    chunk = stream.read(want) if want else b""
+                    data, got = _read_after(stream, sum(len(part) for part in carry), want)
                     if remaining is not None:
-                        remaining -= len(chunk)
-                    at_end = not chunk
-                    data = carry + chunk
-                    cut = data.rfind(b"\n") + 1
+                        remaining -= got
+                    at_end = got == 0
+                    carried = len(data) - got
+                    cut = data.rfind(b"\n", carried) + 1  # (the carry holds no newline)
+                    if cut == 0 and not at_end:
+                        carry.append(bytes(data[carried:]))  # a line longer than a batch: read on until it ends
+                        continue
+                    _fill(data, carry)
                     if at_end and data:
                         # The last line has no newline: take it only once the file is at rest.
                         if not settled:
                             yield Batch(None, [], record(done=False)), 0
                             return
                         cut = len(data)
-                    if cut == 0 and not at_end:
-                        carry = data  # a line longer than a batch: read on until it ends
-                        continue
-                    complete, carry = data[:cut], data[cut:]
-                    if complete:
-                        raws, invalid = _split_lines(complete)
+                    carry = [bytes(data[cut:])] if cut < len(data) else []
+                    if cut:
+                        raws, invalid = splitter.split(memoryview(data)[:cut])
                         first_line = line + 1
-                        offset += len(complete)
+                        offset += cut
                         line += len(raws)
                         yield Batch(None, raws, record(done=False), location_prefix=f"{ref.shown}:",
                                     location_numbers=range(first_line, first_line + len(raws)),
-                                    invalid_utf8=invalid), len(complete)
+                                    invalid_utf8=invalid), cut
                     if at_end:
                         break
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
@@ -167,21 +173,145 @@ class FilesSource:
         yield Batch(None, [], record(done=True)), 0
 
 
-def _split_lines(data: bytes) -> tuple[list[str], list[int]]:
-    """Complete lines (without their newline) as text, and which of them were not UTF-8."""
-    body = data[:-1] if data.endswith(b"\n") else data
+def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[bytearray, int]:
+    """A new buffer of `head` bytes left free (for the carried start of a line) followed by up to
+    `want` bytes read from `stream` into it in place; and how many were read (0: the end)."""
+    data = bytearray(head + want)
+    at = head
+    with memoryview(data) as view:
+        while at < len(data):
+            got = stream.readinto(view[at:])
+            if not got:
+                break
+            at += got
+    del data[at:]
+    return data, at - head
+
+
+def _fill(data: bytearray, carry: list[bytes]) -> None:
+    at = 0
+    for part in carry:
+        data[at:at + len(part)] = part
+        at += len(part)
+
+
+# Arrow string views: 16 bytes a line, the length first; a line of up to 12 bytes is held in the
+# view itself, a longer one as its first 4 bytes, a buffer number and an offset into that buffer.
+_INLINE = 12
+
+
+class _LineSplitter:
+    """Cuts blocks of bytes into lines as Arrow string views pointing into the block (no copy)."""
+
+    def __init__(self):
+        self._newlines = np.empty(0, dtype=bool)  # scratch, reused from block to block
+
+    def split(self, block: memoryview) -> tuple[Lines, list[int]]:
+        """The lines of `block` (each ended by a newline, the last one possibly not), without
+        their newline, and which of them were not UTF-8 (held as text with `\\xNN` escapes)."""
+        data = np.frombuffer(block, dtype=np.uint8)
+        if len(self._newlines) < len(data):
+            self._newlines = np.empty(len(data), dtype=bool)
+        ends = np.flatnonzero(np.equal(data, 10, out=self._newlines[:len(data)]))
+        if not len(ends) or ends[-1] != len(data) - 1:
+            ends = np.append(ends, len(data))
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts
+        buffers = [pa.py_buffer(block)]
+        invalid: list[int] = []
+        if not _is_utf8(buffers[0], 0, len(data)):
+            invalid = _invalid_lines(buffers[0], starts, ends)
+            starts, lengths, extra = _escape_lines(block, starts, lengths, invalid)
+            buffers.append(pa.py_buffer(extra))
+        return Lines(_string_views(data, starts, lengths, buffers, invalid)), invalid
+
+
+def _string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, buffers: list[pa.Buffer],
+                  escaped: list[int]) -> pa.Array:
+    count = len(starts)
+    if len(data) >= 2 ** 31 or (len(buffers) > 1 and buffers[1].size >= 2 ** 31):
+        # Offsets in a view are 32-bit: a block this size (one enormous line) goes the slow way.
+        return pa.array([bytes(buffer[s:s + n]).decode("utf-8")
+                         for buffer, s, n in _each_line(buffers, starts, lengths, escaped)], pa.large_string())
+    views = np.zeros((count, 4), dtype=np.int32)
+    views[:, 0] = lengths
+    source = np.zeros(count, dtype=np.int32)
+    source[escaped] = 1
+    long = np.flatnonzero(lengths > _INLINE)
+    if len(long):
+        long_plain = long[source[long] == 0]
+        views[long_plain, 1] = _prefixes(data, starts[long_plain])
+        long_escaped = long[source[long] == 1]
+        if len(long_escaped):
+            extra = np.frombuffer(buffers[1], dtype=np.uint8)
+            views[long_escaped, 1] = _prefixes(extra, starts[long_escaped])
+        views[long, 2] = source[long]
+        views[long, 3] = starts[long]
+    short = np.flatnonzero(lengths <= _INLINE)
+    if len(short):
+        inline = views.view(np.uint8).reshape(count, 16)
+        for index in short:  # blank lines and stray fragments: few
+            buffer = buffers[source[index]]
+            start, length = int(starts[index]), int(lengths[index])
+            inline[index, 4:4 + length] = np.frombuffer(buffer, dtype=np.uint8)[start:start + length]
+    return pa.Array.from_buffers(pa.string_view(), count, [None, pa.py_buffer(views), *buffers])
+
+
+def _prefixes(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The first 4 bytes at each of `starts`, as little-endian int32 (what a view keeps)."""
+    word = data[starts].astype(np.uint32)
+    for shift in (1, 2, 3):
+        word |= data[starts + shift].astype(np.uint32) << np.uint32(8 * shift)
+    return word.view(np.int32)
+
+
+def _is_utf8(buffer: pa.Buffer, start: int, end: int) -> bool:
+    offsets = pa.py_buffer(np.array([start, end], dtype=np.int64))
     try:
-        return body.decode("utf-8").split("\n"), []
-    except UnicodeDecodeError:
-        pass
-    raws, invalid = [], []
-    for index, raw in enumerate(body.split(b"\n")):
-        try:
-            raws.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raws.append(raw.decode("utf-8", errors="backslashreplace"))
-            invalid.append(index)
-    return raws, invalid
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buffer]).validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def _invalid_lines(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> list[int]:
+    """Indexes of the lines that are not UTF-8: halve the block until each part is valid or one
+    line (a newline is ASCII, so a valid part holds only valid lines)."""
+    found: list[int] = []
+    pending = [(0, len(starts))]
+    while pending:
+        first, stop = pending.pop()
+        if _is_utf8(buffer, int(starts[first]), int(ends[stop - 1])):
+            continue
+        if stop - first == 1:
+            found.append(first)
+            continue
+        middle = (first + stop) // 2
+        pending += [(middle, stop), (first, middle)]
+    return sorted(found)
+
+
+def _escape_lines(block: memoryview, starts: np.ndarray, lengths: np.ndarray,
+                  invalid: list[int]) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """The invalid lines as text with their undecodable bytes as `\\xNN`, in a buffer of their
+    own; `starts` and `lengths` changed to point there for those lines."""
+    starts, lengths = starts.copy(), lengths.copy()
+    parts, at = [], 0
+    for index in invalid:
+        start, length = int(starts[index]), int(lengths[index])
+        text = bytes(block[start:start + length]).decode("utf-8", errors="backslashreplace").encode("utf-8")
+        parts.append(text)
+        starts[index], lengths[index] = at, len(text)
+        at += len(text)
+    return starts, lengths, b"".join(parts)
+
+
+def _each_line(buffers, starts, lengths, escaped):
+    escaped = set(escaped)
+    for index, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        yield buffers[1 if index in escaped else 0], start, length
 
 
 def _is_gzip(ref: FileRef) -> bool:

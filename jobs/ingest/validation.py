@@ -68,14 +68,25 @@ def _shape(names) -> str:
     return _sql_str(json.dumps({name: "JSON" for name in names}))
 
 
+# Kinds of the envelope's attributes (contract: "Envelope"), besides the data field kinds.
+SPECVERSION = "specversion"  # the string "1.0"
+SLUG_KIND = "slug"           # a string `[a-z0-9][a-z0-9-]*`
+OBJECT = "object"            # a JSON object
+ENVELOPE_KINDS = {"specversion": SPECVERSION, "id": ID, "source": ID, "type": ID, "time": INSTANT,
+                  "city": SLUG_KIND, "data": OBJECT}
+if tuple(ENVELOPE_KINDS) != ENVELOPE:
+    raise RuntimeError("validation.ENVELOPE_KINDS is out of step with contract.ENVELOPE")
+
+
 @dataclass(frozen=True)
 class _Reading:
-    """How a tier reads a JSON value that should be a string.
+    """How a tier reads the JSON values of a record.
 
     DuckDB hands JSON values back re-serialized compactly, so a string is `"..."`, with a
     backslash only where the text holds a quote, a backslash or a control character. Slicing off
     the quotes is far cheaper than parsing the value again, and exact when there is no escape.
-    The full tier parses the escaped ones; the fast tier does not take them at all.
+    The full tier parses the escaped ones; the fast tier does not take them at all, which lets it
+    test a string's text by a pattern on the quoted value (no copy) where the full tier slices.
     """
     resolves_escapes: bool
 
@@ -90,93 +101,118 @@ class _Reading:
             return f"(CASE WHEN contains({value}, '\\') THEN {value} ->> '$' ELSE {value}[2:-2] END)"
         return f"{value}[2:-2]"
 
-    def instant(self, text: str) -> str:
-        """SQL TIMESTAMPTZ of an RFC 3339 text (NULL when it is no real instant)."""
+    def matches(self, value: str, pattern: str) -> str:
+        """The value is a string whose whole text matches `pattern` (whose matches hold no `"`
+        nor `\\`, so the fast tier can match the quoted value as it is)."""
+        if self.resolves_escapes:
+            return f"({self.is_string(value)} AND regexp_full_match({self.text(value)}, {_sql_str(pattern)}))"
+        return f"regexp_full_match({value}, {_sql_str(chr(34) + pattern + chr(34))})"
+
+    def instant(self, value: str) -> str:
+        """SQL TIMESTAMPTZ of the value when it is an RFC 3339 instant, else NULL."""
         # DuckDB's cast only reads an upper-case `T`/`Z`, which RFC 3339 also allows in lower case.
         # The fast tier leaves those (rare) to the full one rather than copy every text.
-        return f"try_cast({'upper(' + text + ')' if self.resolves_escapes else text} AS TIMESTAMPTZ)"
+        text = self.text(value)
+        return (f"(CASE WHEN {self.matches(value, RFC3339)} "
+                f"THEN try_cast({'upper(' + text + ')' if self.resolves_escapes else text} AS TIMESTAMPTZ) END)")
 
+    def is_valid(self, kind: str, value: str) -> str:
+        """SQL predicate: the JSON value `value` is a valid `kind` (NULL when `value` is NULL)."""
+        if kind == ID:
+            return f"({self.is_string(value)} AND {value} <> '\"\"')"
+        if kind == TEXT:
+            return f"({self.is_string(value)})"
+        if kind == INSTANT:
+            return f"({value} IS NOT NULL AND {self.instant(value)} IS NOT NULL)"
+        if kind == COUNT:
+            # A JSON integer >= 0; DuckDB types 5 as UBIGINT, -0 as BIGINT, 5.0 as DOUBLE.
+            return (f"(json_type({value}) = 'UBIGINT' OR "
+                    f"(json_type({value}) = 'BIGINT' AND try_cast({value} AS BIGINT) = 0))")
+        if kind == TIMEZONE:
+            # A list lookup, not `IN (SELECT ...)`: DuckDB would join every row of the batch
+            # with the names, where only the few `city:upserted` ones need a look.
+            return f"({self.is_string(value)} AND list_contains(getvariable('{TIMEZONES_VARIABLE}'), {self.text(value)}))"
+        if kind == RSVP_STATUS:
+            statuses = ", ".join(_sql_str(s) for s in RSVP_STATUSES)
+            return f"({self.is_string(value)} AND {self.text(value)} IN ({statuses}))"
+        if kind == SPECVERSION:
+            return f"({value} = '\"1.0\"')"
+        if kind == SLUG_KIND:
+            return self.matches(value, SLUG)
+        if kind == OBJECT:
+            return f"starts_with({value}, '{{')"
+        raise ValueError(f"unknown field kind {kind!r}")
+
+
+# The SQL variable holding the IANA names (a list) that `timezone` fields are checked against;
+# the loader sets it.
+TIMEZONES_VARIABLE = "pulse_timezones"
 
 FULL = _Reading(resolves_escapes=True)
 FAST = _Reading(resolves_escapes=False)
 
 
-def _is_instant(value: str, reading: _Reading) -> str:
-    text = reading.text(value)
-    return (f"({reading.is_string(value)} AND regexp_full_match({text}, {_sql_str(RFC3339)}) "
-            f"AND {reading.instant(text)} IS NOT NULL)")
-
-
 def field_is_valid(kind: str, value: str, reading: _Reading = FULL) -> str:
     """SQL predicate: the JSON value `value` (not NULL) is a valid field of `kind`."""
-    if kind == ID:
-        return f"({reading.is_string(value)} AND {value} <> '\"\"')"
-    if kind == TEXT:
-        return f"({reading.is_string(value)})"
-    if kind == INSTANT:
-        return _is_instant(value, reading)
-    if kind == COUNT:
-        # A JSON integer >= 0; DuckDB types 5 as UBIGINT, -0 as BIGINT, 5.0 as DOUBLE.
-        return (f"(json_type({value}) = 'UBIGINT' OR "
-                f"(json_type({value}) = 'BIGINT' AND try_cast({value} AS BIGINT) = 0))")
-    if kind == TIMEZONE:
-        return f"({reading.is_string(value)} AND {reading.text(value)} IN (SELECT name FROM known_timezones))"
-    if kind == RSVP_STATUS:
-        statuses = ", ".join(_sql_str(s) for s in RSVP_STATUSES)
-        return f"({reading.is_string(value)} AND {reading.text(value)} IN ({statuses}))"
-    raise ValueError(f"unknown field kind {kind!r}")
+    return reading.is_valid(kind, value)
 
 
 def _known_type(type_text: str) -> str:
     return f"{type_text} IN ({', '.join(_sql_str(t) for t in EVENT_TYPES)})"
 
 
-def _envelope_rules(reading: _Reading) -> list[tuple[str, str]]:
-    """(reason, SQL true when it applies) for the envelope, in the contract's order, from
-    `bad_specversion` on (the reasons before it are about the line, not the record).
-
-    Each condition may assume the ones before it were false: that is how the full tier reads
-    them (a CASE) and the fast tier is a conjunction of all their negations, which asks more.
-    """
-    def nonempty(value: str) -> str:
-        return f"({reading.is_string(value)} AND {value} <> '\"\"')"
-
-    return [
-        ("bad_specversion", "e.specversion IS DISTINCT FROM '\"1.0\"'"),
-        ("missing_id", "e.id IS NULL"),
-        ("missing_source", "e.source IS NULL"),
-        ("missing_type", "e.type IS NULL"),
-        ("bad_id", f"NOT {nonempty('e.id')}"),
-        ("bad_source", f"NOT {nonempty('e.source')}"),
-        ("bad_type", f"NOT {nonempty('e.type')}"),
-        ("missing_time", "e.time IS NULL"),
-        ("bad_time", f"NOT {_is_instant('e.time', reading)}"),
-        ("missing_city", "e.city IS NULL"),
-        ("bad_city", f"NOT ({reading.is_string('e.city')} AND "
-                     f"regexp_full_match({reading.text('e.city')}, {_sql_str(SLUG)}))"),
-        ("missing_data", f"e.data IS NULL AND {_known_type(reading.text('e.type'))}"),
-        ("bad_data", "e.data IS NOT NULL AND NOT starts_with(e.data, '{')"),
-    ]
-
-
-# The contract's list is the authority on the order; the rules above must follow it exactly.
 _LINE_REASONS = ("invalid_utf8", "invalid_json", "not_object")
-if _LINE_REASONS + tuple(reason for reason, _ in _envelope_rules(FULL)) != ENVELOPE_REASONS:
-    raise RuntimeError("validation.py's envelope rules are out of step with contract.ENVELOPE_REASONS")
 
 
-def _type_rules(fields: tuple[Field, ...], reading: _Reading) -> list[tuple[str, str]]:
+def _envelope_rules() -> list[tuple[str, str]]:
+    """(reason, SQL true when it applies) for the envelope, generated from the contract's list of
+    reasons (`missing_X`, `bad_X` for attribute X), in its order, from the first after the
+    reasons about the line itself. A rule may assume the ones before it did not apply: the full
+    tier reads them as one CASE. `type` is the record's type, as text."""
+    if ENVELOPE_REASONS[:len(_LINE_REASONS)] != _LINE_REASONS:
+        raise RuntimeError("contract.ENVELOPE_REASONS no longer starts with the reasons about the line")
+    reasons = ENVELOPE_REASONS[len(_LINE_REASONS):]
+    rules = []
+    for reason in reasons:
+        problem, _, attribute = reason.partition("_")
+        value = f"e.{_ident(attribute)}"
+        if problem == "missing":
+            # `data` is required of the known types only (contract: missing_data).
+            rules.append((reason, f"{value} IS NULL" + (f" AND {_known_type('type')}" if attribute == "data" else "")))
+        elif problem == "bad":
+            valid = FULL.is_valid(ENVELOPE_KINDS[attribute], value)
+            # Absent is bad where the contract has no missing_X (specversion); else absent is
+            # either caught above or allowed (data of an unknown type).
+            rules.append((reason, f"{value} IS NOT NULL AND NOT {valid}" if f"missing_{attribute}" in reasons
+                          else f"NOT coalesce({valid}, false)"))
+        else:
+            raise RuntimeError(f"contract reason {reason!r} names no envelope attribute")
+    return rules
+
+
+def _type_rules(fields: tuple[Field, ...]) -> list[tuple[str, str]]:
     """(reason, SQL true when it applies) for one type's `data` (read as struct `d`): every
     missing required field, then every bad field, in the contract's order."""
     rules = [(f"missing_field:{f.name}", f"d.{_ident(f.name)} IS NULL") for f in fields if f.required]
     rules += [(f"bad_field:{f.name}",
-               f"d.{_ident(f.name)} IS NOT NULL AND NOT {field_is_valid(f.kind, 'd.' + _ident(f.name), reading)}")
+               f"d.{_ident(f.name)} IS NOT NULL AND NOT {FULL.is_valid(f.kind, 'd.' + _ident(f.name))}")
               for f in fields]
     return rules
 
 
-def _none_applies(rules: list[tuple[str, str]]) -> str:
-    return " AND ".join(f"NOT ({condition})" for _, condition in rules)
+def _fast_type_check(fields: tuple[Field, ...]) -> str:
+    """The fast tier's test of one type's `data` fields, read as list `dl` (one JSON value per
+    field, in the contract's order; a key that is absent is NULL, one that is null is `null`)."""
+    checks = []
+    for index, f in enumerate(fields, start=1):
+        value = f"dl[{index}]"
+        valid = FAST.is_valid(f.kind, value)  # never true of `null`
+        checks.append(valid if f.required else f"({value} IS NULL OR {value} = 'null' OR {valid})")
+    return " AND ".join(checks)
+
+
+def _json_path(name: str) -> str:
+    return "$." + json.dumps(name)
 
 
 def _envelope_shape() -> str:
@@ -190,41 +226,53 @@ def _data_shape() -> str:
 def judge_query(relation: str, *, fast: bool = True) -> str:
     """The fast tier over `relation`; see the module docstring. With `fast=False` it accepts
     nothing, so every line goes to the full tier (how the tests compare the two)."""
-    # The cheap tests first: a line is a record only if it starts with `{` (the fast tier leaves
-    # leading whitespace to the full one), and it might be lenient JSON only if it holds a comma
-    # before a closing bracket, or `nan`/`inf` in some letter case where the regex then matches.
-    # (Two case-blind literals cost a third of one regex for both, or of ILIKE: RE2 skips ahead
-    # to a single literal's first letter, in either case.)
-    might_be_lenient = (f"(regexp_matches(raw, {_sql_str(TRAILING_COMMA)}) OR "
-                        f"((regexp_matches(raw, '(?i)nan') OR regexp_matches(raw, '(?i)inf')) "
-                        f"AND regexp_matches(raw, {_sql_str(NAN_OR_INFINITY)})))")
-    type_cases = " ".join(
-        f"WHEN {_sql_str(json.dumps(name))} THEN {_none_applies(_type_rules(fields, FAST))}"
+    # Its envelope test is every attribute's kind, read the fast way; `type` must moreover be a
+    # known type (the CASE below), and `time` is cast once, for the test and for its column.
+    envelope = " AND ".join(
+        "ts IS NOT NULL" if attribute == "time" else FAST.is_valid(kind, f"e.{_ident(attribute)}")
+        for attribute, kind in ENVELOPE_KINDS.items() if attribute != "type")
+    field_lists = " ".join(
+        f"WHEN {_sql_str(json.dumps(name))} THEN json_extract(e.data, [{', '.join(_sql_str(_json_path(f.name)) for f in fields)}])"
         for name, fields in EVENT_TYPES.items())
-    accepted = (f"e IS NOT NULL AND {_none_applies(_envelope_rules(FAST))} "
-                f"AND CASE e.type {type_cases} ELSE false END") if fast else "false"
+    type_checks = " ".join(
+        f"WHEN {_sql_str(json.dumps(name))} THEN {_fast_type_check(fields)}" for name, fields in EVENT_TYPES.items())
+    accepted = f"CASE WHEN {envelope} AND CASE e.type {type_checks} ELSE false END THEN true ELSE false END"
+    # An accepted record has a known type: its name as a constant costs less than a copy.
+    type_name = "CASE e.type " + " ".join(
+        f"WHEN {_sql_str(json.dumps(name))} THEN {_sql_str(name)}" for name in EVENT_TYPES) + " END"
+    # Lines that are no record for the fast tier: not UTF-8, not starting with `{` (it leaves
+    # leading whitespace to the full tier), or possibly lenient JSON: a comma before a closing
+    # bracket, or `nan`/`inf` in some letter case where the regex then matches. (A CASE, not OR:
+    # in a SELECT list OR evaluates every operand on every row. Two case-blind literals cost a
+    # third of one regex for both: RE2 skips ahead to a literal's first letter, in either case.)
     return f"""
 WITH parsed AS (
     SELECT ord, raw, utf8_ok,
-           CASE WHEN utf8_ok AND starts_with(raw, '{{') AND NOT {might_be_lenient}
-                THEN try(from_json(raw, {_envelope_shape()})) END AS e
+           CASE WHEN NOT utf8_ok OR NOT starts_with(raw, '{{') THEN NULL
+                WHEN regexp_matches(raw, {_sql_str(TRAILING_COMMA)}) THEN NULL
+                WHEN (regexp_matches(raw, '(?i)nan') OR regexp_matches(raw, '(?i)inf'))
+                     AND regexp_matches(raw, {_sql_str(NAN_OR_INFINITY)}) THEN NULL
+                ELSE try(from_json(raw, {_envelope_shape()})) END AS e
     FROM {relation}
 ),
-fields AS (
-    SELECT ord, raw, utf8_ok, e, try(from_json(e.data, {_data_shape()})) AS d FROM parsed
+read AS (
+    SELECT ord, raw, utf8_ok, e, {FAST.instant('e.time')} AS ts, CASE e.type {field_lists} END AS dl
+    FROM parsed
 ),
 judged AS (
-    SELECT ord, raw, utf8_ok, e, coalesce({accepted}, false) AS ok FROM fields
+    SELECT ord, raw, utf8_ok, e, ts, {accepted if fast else 'false'} AS ok FROM read
+),
+accepted AS (
+    SELECT ord, ok, raw, utf8_ok,
+           CASE WHEN ok THEN {FAST.text('e.source')} END AS source,
+           CASE WHEN ok THEN {FAST.text('e.id')} END AS id,
+           CASE WHEN ok THEN {type_name} END AS type,
+           CASE WHEN ok THEN ts END AS time,
+           CASE WHEN ok THEN {FAST.text('e.city')} END AS city,
+           CASE WHEN ok THEN e.data END AS data
+    FROM judged
 )
-SELECT ord, ok, raw, utf8_ok,
-       CASE WHEN ok THEN {FAST.text('e.source')} END AS source,
-       CASE WHEN ok THEN {FAST.text('e.id')} END AS id,
-       CASE WHEN ok THEN {FAST.text('e.type')} END AS type,
-       CASE WHEN ok THEN CAST({FAST.text('e.time')} AS TIMESTAMPTZ) END AS time,
-       CASE WHEN ok THEN {FAST.text('e.city')} END AS city,
-       CASE WHEN ok THEN e.data END AS data,
-       CASE WHEN ok THEN hash({FAST.text('e.source')}, {FAST.text('e.id')}) END AS key_hash
-FROM judged
+SELECT *, CASE WHEN ok THEN hash(source, id) END AS key_hash FROM accepted
 """
 
 
@@ -232,11 +280,12 @@ def reasons_query(relation: str) -> str:
     """The full tier over `relation`; see the module docstring for its columns."""
     type_branches = "\n            ".join(
         f"WHEN type = {_sql_str(name)} THEN CASE "
-        + " ".join(f"WHEN {condition} THEN {_sql_str(reason)}" for reason, condition in _type_rules(fields, FULL))
+        + " ".join(f"WHEN {condition} THEN {_sql_str(reason)}" for reason, condition in _type_rules(fields))
         + " END"
         for name, fields in EVENT_TYPES.items())
     envelope_branches = "\n            ".join(
-        f"WHEN {condition} THEN {_sql_str(reason)}" for reason, condition in _envelope_rules(FULL))
+        f"WHEN {condition} THEN {_sql_str(reason)}" for reason, condition in _envelope_rules())
+    valid = "reason IS NULL AND NOT blank"
     return f"""
 WITH parsed AS (
     SELECT ord, raw, utf8_ok, not_strict,
@@ -269,12 +318,12 @@ judged AS (
     FROM with_data
 )
 SELECT ord, blank, reason,
-       CASE WHEN reason IS NULL AND NOT blank THEN {FULL.text('e.source')} END AS source,
-       CASE WHEN reason IS NULL AND NOT blank THEN {FULL.text('e.id')} END AS id,
-       CASE WHEN reason IS NULL AND NOT blank THEN {FULL.text('e.type')} END AS type,
-       CASE WHEN reason IS NULL AND NOT blank THEN {FULL.instant(FULL.text('e.time'))} END AS time,
-       CASE WHEN reason IS NULL AND NOT blank THEN {FULL.text('e.city')} END AS city,
-       CASE WHEN reason IS NULL AND NOT blank THEN e.data END AS data,
-       CASE WHEN reason IS NULL AND NOT blank THEN hash({FULL.text('e.source')}, {FULL.text('e.id')}) END AS key_hash
+       CASE WHEN {valid} THEN {FULL.text('e.source')} END AS source,
+       CASE WHEN {valid} THEN {FULL.text('e.id')} END AS id,
+       CASE WHEN {valid} THEN {FULL.text('e.type')} END AS type,
+       CASE WHEN {valid} THEN {FULL.instant('e.time')} END AS time,
+       CASE WHEN {valid} THEN {FULL.text('e.city')} END AS city,
+       CASE WHEN {valid} THEN e.data END AS data,
+       CASE WHEN {valid} THEN hash({FULL.text('e.source')}, {FULL.text('e.id')}) END AS key_hash
 FROM judged
 """

@@ -39,7 +39,7 @@ class WarehouseConfig:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    batch_bytes: int = 8 * 1024 * 1024
+    batch_bytes: int = 64 * 1024 * 1024
     """Bytes of NDJSON validated and committed per transaction (with the source's position)."""
     batch_records: int = 50_000
     """Records per transaction for the feed and the outbox."""

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch, Lines
-from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query
+from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query, timezone_list
 
 _JUDGE_SQL = judge_query("batch_lines")
 _JUDGE_ALL_SLOW_SQL = judge_query("batch_lines", fast=False)
@@ -77,7 +77,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET max_vacuum_tasks = 0")
     if _has_zstd(con):
         con.execute("SET force_compression = 'zstd'")
-    con.execute(f"SET VARIABLE {TIMEZONES_VARIABLE} = ?::VARCHAR[]", [iana_timezones()])
+    con.execute(f"SET VARIABLE {TIMEZONES_VARIABLE} = ?::VARCHAR[]", [timezone_list(iana_timezones())])
 
 
 def _has_zstd(con: duckdb.DuckDBPyConnection) -> bool:

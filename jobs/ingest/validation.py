@@ -1,32 +1,38 @@
 """Validation of raw records against the contract, in two tiers over a whole batch, as SQL.
 
 A record-by-record Python loop is several times slower than DuckDB here, so the contract
-(`contract.py`) is turned into SQL, twice, from the same rules:
+(`contract.py`) is turned into SQL, twice, from the same rules and predicates:
 
 - The fast tier (`judge_query`) parses every line once and asks one conjunction: is this a fully
-  valid record? Almost every line is, and for those no reason needs to be picked. It is allowed
-  to say no to a valid record (a string with an escape, a line that starts with whitespace, an
-  unknown type, a lower-case `t` in a time, a line that might be lenient JSON), never yes to a
-  bad one: whatever it does not accept goes to the full tier.
-- The full tier (`reasons_query`) runs the CASE that picks the first reject reason that
-  applies, in the contract's order, on the lines the fast tier did not accept; for a line that
-  turns out valid after all it gives the same columns the fast tier would have.
+  valid record? Almost every line is, and for those no reason needs to be picked. It may say no
+  to a valid record (an id or source holding a quote, backslash or control character, a line
+  starting with whitespace, a lower-case `t` in a time, a line that might be lenient JSON), never
+  yes to a bad one: whatever it does not accept goes to the full tier.
+- The full tier (`reasons_query`) runs the CASE that picks the first reject reason that applies,
+  in the contract's order, on the lines the fast tier did not accept; for a line that turns out
+  valid after all (or blank) it says so, with the same columns the fast tier would have given.
 
-Both tiers are built from one list of rules (`_envelope_rules`, `_type_rules`) and one set of
-field predicates (`field_is_valid`); they differ only in how a JSON string's text is read
-(`_Reading`): the full tier resolves escapes, the fast tier takes strings without any.
+Both tiers test each attribute and field with the same predicate of its kind (`is_valid`), and
+the full tier's CASE is generated from the contract's list of reasons (`_envelope_rules`,
+`_type_rules`); the fast tier's conjunction from the same kinds. They differ only in how they
+read a string's text (`_Reading`) and in what the fast tier leaves to the full one.
+
+The predicates work on JSON values as DuckDB hands them back: re-serialized in one canonical
+form, so a string is `"..."` with a backslash only where its text holds a quote, a backslash or a
+control character (an input `\\u00e9` comes back as `é`). So a known name, an RFC 3339 time or a
+slug is tested on the quoted value as it is, exactly and without a copy.
 
 DuckDB's JSON reader (yyjson) also takes trailing commas and NaN/Infinity, which JSON does not.
-The fast tier refuses every line that might hold either (`might_be_lenient`: a cheap test, and
-the NaN/Infinity regex only where `nan` or `inf` occurs at all); of those, the full tier's
-caller checks the lines `LENIENT_JSON` matches with a strict parser and hands the verdict in as
+The fast tier refuses every line that might hold either (a cheap test for each, and the
+NaN/Infinity regex only where `nan` or `inf` occurs at all); of those, the full tier's caller
+checks the lines `LENIENT_JSON` matches with a strict parser and hands the verdict in as
 `not_strict` (false alarms cost only time). Everything here is pure: it builds SQL text;
 `loader.py` runs it.
 
-Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line: `ord, ok, raw, utf8_ok`
-and, where `ok`, the columns the events table keeps (`key_hash = hash(source, id)`).
-`reasons_query` reads `(ord, raw, utf8_ok, not_strict)` and returns `ord, blank, reason` (NULL
-when valid) and the same columns where the record is valid.
+Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line: `ord, ok,
+raw, utf8_ok` and, where `ok`, the columns the events table keeps (`key_hash = hash(source,
+id)`). `reasons_query` reads `(ord, raw, utf8_ok, not_strict)` and returns `ord, blank, reason`
+(NULL when valid or blank) and the same columns where the record is valid.
 """
 
 from __future__ import annotations
@@ -54,19 +60,9 @@ TRAILING_COMMA = r",\s*[}\]]"
 NAN_OR_INFINITY = r"[:\[,]\s*[-+]?(?i:nan|inf)"
 LENIENT_JSON = f"{TRAILING_COMMA}|{NAN_OR_INFINITY}"
 
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _shape(names) -> str:
-    """A `from_json` shape reading each named key as a JSON value (absent and null become NULL)."""
-    return _sql_str(json.dumps({name: "JSON" for name in names}))
-
+# The SQL variable the loader sets to the IANA names that `timezone` fields are checked against,
+# each quoted as a JSON string (`timezone_list`), so a value is looked up as it is.
+TIMEZONES_VARIABLE = "pulse_timezones"
 
 # Kinds of the envelope's attributes (contract: "Envelope"), besides the data field kinds.
 SPECVERSION = "specversion"  # the string "1.0"
@@ -78,117 +74,121 @@ if tuple(ENVELOPE_KINDS) != ENVELOPE:
     raise RuntimeError("validation.ENVELOPE_KINDS is out of step with contract.ENVELOPE")
 
 
+def timezone_list(names) -> list[str]:
+    """What `TIMEZONES_VARIABLE` holds for these IANA names."""
+    return [json.dumps(name) for name in names]
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quoted(text: str) -> str:
+    """SQL literal of `text` as DuckDB writes it as a JSON string."""
+    return _sql_str(json.dumps(text, ensure_ascii=False))
+
+
+def _matches(value: str, pattern: str) -> str:
+    """The JSON value is a string whose whole text matches `pattern` (whose matches hold no `"`
+    nor `\\`: such a string is written without escapes, so its quoted form can be matched)."""
+    return f"regexp_full_match({value}, {_sql_str(chr(34) + pattern + chr(34))})"
+
+
 @dataclass(frozen=True)
 class _Reading:
-    """How a tier reads the JSON values of a record.
-
-    DuckDB hands JSON values back re-serialized compactly, so a string is `"..."`, with a
-    backslash only where the text holds a quote, a backslash or a control character. Slicing off
-    the quotes is far cheaper than parsing the value again, and exact when there is no escape.
-    The full tier parses the escaped ones; the fast tier does not take them at all, which lets it
-    test a string's text by a pattern on the quoted value (no copy) where the full tier slices.
-    """
+    """How a tier reads a string's text: the full tier resolves escapes; the fast tier only reads
+    strings it knows have none (it checks, or their kind allows none)."""
     resolves_escapes: bool
 
-    def is_string(self, value: str) -> str:
-        if self.resolves_escapes:
-            return f"starts_with({value}, '\"')"
-        return f"(starts_with({value}, '\"') AND NOT contains({value}, '\\'))"
-
     def text(self, value: str) -> str:
-        """The string's text; only meaningful where `is_string(value)` holds."""
+        """The text of the JSON string `value`."""
         # (substr, not the slice value[2:-2]: DuckDB's slice of a string costs four times more)
         unquoted = f"substr({value}, 2, length({value}) - 2)"
         if self.resolves_escapes:
             return f"(CASE WHEN contains({value}, '\\') THEN {value} ->> '$' ELSE {unquoted} END)"
         return unquoted
 
-    def matches(self, value: str, pattern: str) -> str:
-        """The value is a string whose whole text matches `pattern` (whose matches hold no `"`
-        nor `\\`, so the fast tier can match the quoted value as it is)."""
-        if self.resolves_escapes:
-            return f"({self.is_string(value)} AND regexp_full_match({self.text(value)}, {_sql_str(pattern)}))"
-        return f"regexp_full_match({value}, {_sql_str(chr(34) + pattern + chr(34))})"
-
     def instant(self, value: str) -> str:
-        """SQL TIMESTAMPTZ of the value when it is an RFC 3339 instant, else NULL."""
-        # DuckDB's cast only reads an upper-case `T`/`Z`, which RFC 3339 also allows in lower case.
-        # The fast tier leaves those (rare) to the full one rather than copy every text.
+        """SQL TIMESTAMPTZ of the JSON value when it is an RFC 3339 instant, else NULL."""
+        # DuckDB's cast only reads an upper-case `T`/`Z`, which RFC 3339 also allows in lower
+        # case: the full tier upper-cases the text; the fast one leaves those (rare) to it.
         text = self.text(value)
-        return (f"(CASE WHEN {self.matches(value, RFC3339)} "
+        return (f"(CASE WHEN {_matches(value, RFC3339)} "
                 f"THEN try_cast({'upper(' + text + ')' if self.resolves_escapes else text} AS TIMESTAMPTZ) END)")
 
-    def is_valid(self, kind: str, value: str) -> str:
-        """SQL predicate: the JSON value `value` is a valid `kind` (NULL when `value` is NULL)."""
-        if kind == ID:
-            return f"({self.is_string(value)} AND {value} <> '\"\"')"
-        if kind == TEXT:
-            return f"({self.is_string(value)})"
-        if kind == INSTANT:
-            return f"({value} IS NOT NULL AND {self.instant(value)} IS NOT NULL)"
-        if kind == COUNT:
-            # A JSON integer >= 0; DuckDB types 5 as UBIGINT, -0 as BIGINT, 5.0 as DOUBLE.
-            return (f"(json_type({value}) = 'UBIGINT' OR "
-                    f"(json_type({value}) = 'BIGINT' AND try_cast({value} AS BIGINT) = 0))")
-        if kind == TIMEZONE:
-            # A list lookup, not `IN (SELECT ...)`: DuckDB would join every row of the batch
-            # with the names, where only the few `city:upserted` ones need a look.
-            return f"({self.is_string(value)} AND list_contains(getvariable('{TIMEZONES_VARIABLE}'), {self.text(value)}))"
-        if kind == RSVP_STATUS:
-            statuses = ", ".join(_sql_str(s) for s in RSVP_STATUSES)
-            return f"({self.is_string(value)} AND {self.text(value)} IN ({statuses}))"
-        if kind == SPECVERSION:
-            return f"({value} = '\"1.0\"')"
-        if kind == SLUG_KIND:
-            return self.matches(value, SLUG)
-        if kind == OBJECT:
-            return f"starts_with({value}, '{{')"
-        raise ValueError(f"unknown field kind {kind!r}")
-
-
-# The SQL variable holding the IANA names (a list) that `timezone` fields are checked against;
-# the loader sets it.
-TIMEZONES_VARIABLE = "pulse_timezones"
 
 FULL = _Reading(resolves_escapes=True)
 FAST = _Reading(resolves_escapes=False)
 
 
+def is_valid(kind: str, value: str, reading: _Reading = FULL) -> str:
+    """SQL predicate: the JSON value `value` is a valid `kind` (NULL when `value` is NULL). The
+    same for both tiers but for `instant` (see `_Reading.instant`); never true of `null`."""
+    if kind == ID:
+        return f"(starts_with({value}, '\"') AND {value} <> '\"\"')"
+    if kind == TEXT:
+        return f"starts_with({value}, '\"')"
+    if kind == INSTANT:
+        return f"({value} IS NOT NULL AND {reading.instant(value)} IS NOT NULL)"
+    if kind == COUNT:
+        # A JSON integer >= 0; DuckDB types 5 as UBIGINT, -0 as BIGINT, 5.0 as DOUBLE.
+        return (f"(json_type({value}) = 'UBIGINT' OR "
+                f"(json_type({value}) = 'BIGINT' AND try_cast({value} AS BIGINT) = 0))")
+    if kind == TIMEZONE:
+        # A list lookup, not `IN (SELECT ...)`: DuckDB would join every row of the batch with
+        # the names, where only the few `city:upserted` ones need a look.
+        return f"list_contains(getvariable('{TIMEZONES_VARIABLE}'), {value})"
+    if kind == RSVP_STATUS:
+        return f"({value} IN ({', '.join(_quoted(s) for s in RSVP_STATUSES)}))"
+    if kind == SPECVERSION:
+        return f"({value} = {_quoted('1.0')})"
+    if kind == SLUG_KIND:
+        return _matches(value, SLUG)
+    if kind == OBJECT:
+        return f"starts_with({value}, '{{')"
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
 def field_is_valid(kind: str, value: str, reading: _Reading = FULL) -> str:
     """SQL predicate: the JSON value `value` (not NULL) is a valid field of `kind`."""
-    return reading.is_valid(kind, value)
+    return is_valid(kind, value, reading)
 
 
-def _known_type(type_text: str) -> str:
-    return f"{type_text} IN ({', '.join(_sql_str(t) for t in EVENT_TYPES)})"
+def _known_type(type_value: str) -> str:
+    """The JSON value `type_value` is one of the contract's types."""
+    return f"{type_value} IN ({', '.join(_quoted(t) for t in EVENT_TYPES)})"
 
 
 _LINE_REASONS = ("invalid_utf8", "invalid_json", "not_object")
 
 
 def _envelope_rules() -> list[tuple[str, str]]:
-    """(reason, SQL true when it applies) for the envelope, generated from the contract's list of
-    reasons (`missing_X`, `bad_X` for attribute X), in its order, from the first after the
-    reasons about the line itself. A rule may assume the ones before it did not apply: the full
-    tier reads them as one CASE. `type` is the record's type, as text."""
+    """(reason, SQL true when it applies) for the envelope (read as struct `e`), generated from
+    the contract's list of reasons (`missing_X`, `bad_X` for attribute X), in its order, from the
+    first after the reasons about the line itself. A rule may assume the ones before it did not
+    apply: the full tier reads them as one CASE."""
     if ENVELOPE_REASONS[:len(_LINE_REASONS)] != _LINE_REASONS:
         raise RuntimeError("contract.ENVELOPE_REASONS no longer starts with the reasons about the line")
     reasons = ENVELOPE_REASONS[len(_LINE_REASONS):]
     rules = []
     for reason in reasons:
         problem, _, attribute = reason.partition("_")
+        if attribute not in ENVELOPE_KINDS or problem not in ("missing", "bad"):
+            raise RuntimeError(f"contract reason {reason!r} names no envelope attribute")
         value = f"e.{_ident(attribute)}"
         if problem == "missing":
             # `data` is required of the known types only (contract: missing_data).
-            rules.append((reason, f"{value} IS NULL" + (f" AND {_known_type('type')}" if attribute == "data" else "")))
-        elif problem == "bad":
-            valid = FULL.is_valid(ENVELOPE_KINDS[attribute], value)
+            rules.append((reason, f"{value} IS NULL" + (f" AND {_known_type('e.type')}" if attribute == "data" else "")))
+        else:
+            valid = is_valid(ENVELOPE_KINDS[attribute], value, FULL)
             # Absent is bad where the contract has no missing_X (specversion); else absent is
             # either caught above or allowed (data of an unknown type).
             rules.append((reason, f"{value} IS NOT NULL AND NOT {valid}" if f"missing_{attribute}" in reasons
                           else f"NOT coalesce({valid}, false)"))
-        else:
-            raise RuntimeError(f"contract reason {reason!r} names no envelope attribute")
     return rules
 
 
@@ -197,18 +197,18 @@ def _type_rules(fields: tuple[Field, ...]) -> list[tuple[str, str]]:
     missing required field, then every bad field, in the contract's order."""
     rules = [(f"missing_field:{f.name}", f"d.{_ident(f.name)} IS NULL") for f in fields if f.required]
     rules += [(f"bad_field:{f.name}",
-               f"d.{_ident(f.name)} IS NOT NULL AND NOT {FULL.is_valid(f.kind, 'd.' + _ident(f.name))}")
+               f"d.{_ident(f.name)} IS NOT NULL AND NOT {is_valid(f.kind, 'd.' + _ident(f.name), FULL)}")
               for f in fields]
     return rules
 
 
-def _fast_type_check(fields: tuple[Field, ...]) -> str:
+def _fast_fields_valid(fields: tuple[Field, ...]) -> str:
     """The fast tier's test of one type's `data` fields, read as list `dl` (one JSON value per
-    field, in the contract's order; a key that is absent is NULL, one that is null is `null`)."""
+    field, in the contract's order; a key that is absent gives NULL, one that is null `null`)."""
     checks = []
     for index, f in enumerate(fields, start=1):
         value = f"dl[{index}]"
-        valid = FAST.is_valid(f.kind, value)  # never true of `null`
+        valid = is_valid(f.kind, value, FAST)
         checks.append(valid if f.required else f"({value} IS NULL OR {value} = 'null' OR {valid})")
     return " AND ".join(checks)
 
@@ -217,31 +217,40 @@ def _json_path(name: str) -> str:
     return "$." + json.dumps(name)
 
 
-def _envelope_shape() -> str:
-    return _shape(ENVELOPE)
-
-
-def _data_shape() -> str:
-    return _shape(all_data_fields())
+def _shape(names) -> str:
+    """A `from_json` shape reading each named key as a JSON value (absent and null become NULL)."""
+    return _sql_str(json.dumps({name: "JSON" for name in names}))
 
 
 def judge_query(relation: str, *, fast: bool = True) -> str:
     """The fast tier over `relation`; see the module docstring. With `fast=False` it accepts
     nothing, so every line goes to the full tier (how the tests compare the two)."""
-    # Its envelope test is every attribute's kind, read the fast way; `type` must moreover be a
-    # known type (the CASE below), and `time` is cast once, for the test and for its column.
+    def value(attribute: str) -> str:
+        return f"e.{_ident(attribute)}"
+
+    # Every attribute's kind; `time` is cast once, for the test and for its column; the text of
+    # `source` and `id` is stored, so the fast tier takes them only without escapes.
     envelope = " AND ".join(
-        "ts IS NOT NULL" if attribute == "time" else FAST.is_valid(kind, f"e.{_ident(attribute)}")
-        for attribute, kind in ENVELOPE_KINDS.items() if attribute != "type")
-    field_lists = " ".join(
-        f"WHEN {_sql_str(json.dumps(name))} THEN json_extract(e.data, [{', '.join(_sql_str(_json_path(f.name)) for f in fields)}])"
+        ["ts IS NOT NULL" if attribute == "time" else is_valid(kind, value(attribute), FAST)
+         for attribute, kind in ENVELOPE_KINDS.items() if attribute not in ("type", "data")]
+        + [f"NOT contains({value(attribute)}, '\\')" for attribute in ("source", "id")])
+    # Then per type: a known one has `data`, an object, and its fields; another type is kept as
+    # it is, its `data` absent or an object (its name is stored, so without escapes).
+    data_object = is_valid(OBJECT, value("data"), FAST)
+    per_type = " ".join(
+        f"WHEN {_quoted(name)} THEN {data_object} AND {_fast_fields_valid(fields)}"
         for name, fields in EVENT_TYPES.items())
-    type_checks = " ".join(
-        f"WHEN {_sql_str(json.dumps(name))} THEN {_fast_type_check(fields)}" for name, fields in EVENT_TYPES.items())
-    accepted = f"CASE WHEN {envelope} AND CASE e.type {type_checks} ELSE false END THEN true ELSE false END"
-    # An accepted record has a known type: its name as a constant costs less than a copy.
-    type_name = "CASE e.type " + " ".join(
-        f"WHEN {_sql_str(json.dumps(name))} THEN {_sql_str(name)}" for name in EVENT_TYPES) + " END"
+    other_type = (f"{is_valid(ID, value('type'), FAST)} AND NOT contains({value('type')}, '\\') "
+                  f"AND ({value('data')} IS NULL OR {data_object})")
+    accepted = (f"CASE WHEN {envelope} AND CASE {value('type')} {per_type} ELSE {other_type} END "
+                f"THEN true ELSE false END")
+    field_lists = " ".join(
+        f"WHEN {_quoted(name)} THEN json_extract({value('data')}, "
+        f"[{', '.join(_sql_str(_json_path(f.name)) for f in fields)}])"
+        for name, fields in EVENT_TYPES.items())
+    # A known type's name as a constant costs less than a copy.
+    type_name = (f"CASE {value('type')} " + " ".join(f"WHEN {_quoted(name)} THEN {_sql_str(name)}" for name in EVENT_TYPES)
+                 + f" ELSE {FAST.text(value('type'))} END")
     # Lines that are no record for the fast tier: not UTF-8, not starting with `{` (it leaves
     # leading whitespace to the full tier), or possibly lenient JSON: a comma before a closing
     # bracket, or `nan`/`inf` in some letter case where the regex then matches. (A CASE, not OR:
@@ -254,11 +263,12 @@ WITH parsed AS (
                 WHEN regexp_matches(raw, {_sql_str(TRAILING_COMMA)}) THEN NULL
                 WHEN (regexp_matches(raw, '(?i)nan') OR regexp_matches(raw, '(?i)inf'))
                      AND regexp_matches(raw, {_sql_str(NAN_OR_INFINITY)}) THEN NULL
-                ELSE try(from_json(raw, {_envelope_shape()})) END AS e
+                ELSE try(from_json(raw, {_shape(ENVELOPE)})) END AS e
     FROM {relation}
 ),
 read AS (
-    SELECT ord, raw, utf8_ok, e, {FAST.instant('e.time')} AS ts, CASE e.type {field_lists} END AS dl
+    SELECT ord, raw, utf8_ok, e, {FAST.instant(value('time'))} AS ts,
+           CASE {value('type')} {field_lists} END AS dl
     FROM parsed
 ),
 judged AS (
@@ -266,12 +276,12 @@ judged AS (
 ),
 accepted AS (
     SELECT ord, ok, raw, utf8_ok,
-           CASE WHEN ok THEN {FAST.text('e.source')} END AS source,
-           CASE WHEN ok THEN {FAST.text('e.id')} END AS id,
+           CASE WHEN ok THEN {FAST.text(value('source'))} END AS source,
+           CASE WHEN ok THEN {FAST.text(value('id'))} END AS id,
            CASE WHEN ok THEN {type_name} END AS type,
            CASE WHEN ok THEN ts END AS time,
-           CASE WHEN ok THEN {FAST.text('e.city')} END AS city,
-           CASE WHEN ok THEN e.data END AS data
+           CASE WHEN ok THEN {FAST.text(value('city'))} END AS city,
+           CASE WHEN ok THEN {value('data')} END AS data
     FROM judged
 )
 SELECT *, CASE WHEN ok THEN hash(source, id) END AS key_hash FROM accepted
@@ -281,7 +291,7 @@ SELECT *, CASE WHEN ok THEN hash(source, id) END AS key_hash FROM accepted
 def reasons_query(relation: str) -> str:
     """The full tier over `relation`; see the module docstring for its columns."""
     type_branches = "\n            ".join(
-        f"WHEN type = {_sql_str(name)} THEN CASE "
+        f"WHEN e.type = {_quoted(name)} THEN CASE "
         + " ".join(f"WHEN {condition} THEN {_sql_str(reason)}" for reason, condition in _type_rules(fields))
         + " END"
         for name, fields in EVENT_TYPES.items())
@@ -291,7 +301,7 @@ def reasons_query(relation: str) -> str:
     return f"""
 WITH parsed AS (
     SELECT ord, raw, utf8_ok, not_strict,
-           CASE WHEN utf8_ok AND NOT not_strict THEN try(from_json(raw, {_envelope_shape()})) END AS e
+           CASE WHEN utf8_ok AND NOT not_strict THEN try(from_json(raw, {_shape(ENVELOPE)})) END AS e
     FROM {relation}
 ),
 envelope AS (
@@ -300,12 +310,11 @@ envelope AS (
            CASE WHEN e IS NOT NULL THEN false ELSE trim(raw, {_sql_str(BLANK_CHARS)}) = '' END AS blank,
            -- from_json reads an array or a scalar as a record of NULLs, so look at the first byte
            CASE WHEN e IS NULL THEN false WHEN raw[1] = '{{' THEN true
-                ELSE ltrim(raw, {_sql_str(BLANK_CHARS)})[1] = '{{' END AS is_object,
-           CASE WHEN {FULL.is_string('e.type')} THEN {FULL.text('e.type')} END AS type
+                ELSE ltrim(raw, {_sql_str(BLANK_CHARS)})[1] = '{{' END AS is_object
     FROM parsed
 ),
 with_data AS (
-    SELECT *, try(from_json(e.data, {_data_shape()})) AS d FROM envelope
+    SELECT *, try(from_json(e.data, {_shape(all_data_fields())})) AS d FROM envelope
 ),
 judged AS (
     SELECT ord, raw, e, blank,

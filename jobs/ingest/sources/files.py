@@ -141,21 +141,21 @@ class FilesSource:
                     if remaining is not None:
                         remaining -= got
                     at_end = got == 0
-                    carried = len(data) - got
-                    cut = data.rfind(b"\n", carried) + 1  # (the carry holds no newline)
+                    ends = splitter.newlines(data, len(data) - got)  # (the carry holds no newline)
+                    cut = int(ends[-1]) + 1 if len(ends) else 0
                     if cut == 0 and not at_end:
-                        carry.append(bytes(data[carried:]))  # a line longer than a batch: read on until it ends
+                        carry.append(data[len(data) - got:].tobytes())  # a line longer than a batch: read on
                         continue
                     _fill(data, carry)
-                    if at_end and data:
+                    if at_end and len(data):
                         # The last line has no newline: take it only once the file is at rest.
                         if not settled:
                             yield Batch(None, [], record(done=False)), 0
                             return
                         cut = len(data)
-                    carry = [bytes(data[cut:])] if cut < len(data) else []
+                    carry = [data[cut:].tobytes()] if cut < len(data) else []
                     if cut:
-                        raws, invalid = splitter.split(memoryview(data)[:cut])
+                        raws, invalid = splitter.split(data[:cut], ends)
                         first_line = line + 1
                         offset += cut
                         line += len(raws)
@@ -173,10 +173,10 @@ class FilesSource:
         yield Batch(None, [], record(done=True)), 0
 
 
-def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[bytearray, int]:
+def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[np.ndarray, int]:
     """A new buffer of `head` bytes left free (for the carried start of a line) followed by up to
     `want` bytes read from `stream` into it in place; and how many were read (0: the end)."""
-    data = bytearray(head + want)
+    data = np.empty(head + want, dtype=np.uint8)  # (not zeroed: every byte kept is written)
     at = head
     with memoryview(data) as view:
         while at < len(data):
@@ -184,14 +184,13 @@ def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[bytearray, int]
             if not got:
                 break
             at += got
-    del data[at:]
-    return data, at - head
+    return data[:at], at - head
 
 
-def _fill(data: bytearray, carry: list[bytes]) -> None:
+def _fill(data: np.ndarray, carry: list[bytes]) -> None:
     at = 0
     for part in carry:
-        data[at:at + len(part)] = part
+        data[at:at + len(part)] = np.frombuffer(part, dtype=np.uint8)
         at += len(part)
 
 
@@ -206,26 +205,30 @@ class _LineSplitter:
     def __init__(self):
         self._newlines = np.empty(0, dtype=bool)  # scratch, reused from block to block
 
-    def split(self, block: memoryview) -> tuple[Lines, list[int]]:
-        """The lines of `block` (each ended by a newline, the last one possibly not), without
-        their newline, and which of them were not UTF-8 (held as text with `\\xNN` escapes)."""
-        data = np.frombuffer(block, dtype=np.uint8)
-        if len(self._newlines) < len(data):
-            self._newlines = np.empty(len(data), dtype=bool)
-        ends = np.flatnonzero(np.equal(data, 10, out=self._newlines[:len(data)]))
-        if not len(ends) or ends[-1] != len(data) - 1:
-            ends = np.append(ends, len(data))
+    def newlines(self, data: np.ndarray, start: int) -> np.ndarray:
+        """Where `data` holds a newline, from `start` on."""
+        part = data[start:]
+        if len(self._newlines) < len(part):
+            self._newlines = np.empty(len(part), dtype=bool)
+        return np.flatnonzero(np.equal(part, 10, out=self._newlines[:len(part)])) + start
+
+    def split(self, block: np.ndarray, ends: np.ndarray) -> tuple[Lines, list[int]]:
+        """The lines of `block`, each ended by one of the newlines at `ends` (the last line
+        possibly not), without their newline; and which of them were not UTF-8 (held as text
+        with `\\xNN` escapes)."""
+        if not len(ends) or ends[-1] != len(block) - 1:
+            ends = np.append(ends, len(block))
         starts = np.empty_like(ends)
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
         lengths = ends - starts
         buffers = [pa.py_buffer(block)]
         invalid: list[int] = []
-        if not _is_utf8(buffers[0], 0, len(data)):
+        if not _is_utf8(buffers[0], 0, len(block)):
             invalid = _invalid_lines(buffers[0], starts, ends)
             starts, lengths, extra = _escape_lines(block, starts, lengths, invalid)
             buffers.append(pa.py_buffer(extra))
-        return Lines(_string_views(data, starts, lengths, buffers, invalid)), invalid
+        return Lines(_string_views(block, starts, lengths, buffers, invalid)), invalid
 
 
 def _string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, buffers: list[pa.Buffer],
@@ -293,7 +296,7 @@ def _invalid_lines(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> l
     return sorted(found)
 
 
-def _escape_lines(block: memoryview, starts: np.ndarray, lengths: np.ndarray,
+def _escape_lines(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
                   invalid: list[int]) -> tuple[np.ndarray, np.ndarray, bytes]:
     """The invalid lines as text with their undecodable bytes as `\\xNN`, in a buffer of their
     own; `starts` and `lengths` changed to point there for those lines."""
@@ -301,7 +304,7 @@ def _escape_lines(block: memoryview, starts: np.ndarray, lengths: np.ndarray,
     parts, at = [], 0
     for index in invalid:
         start, length = int(starts[index]), int(lengths[index])
-        text = bytes(block[start:start + length]).decode("utf-8", errors="backslashreplace").encode("utf-8")
+        text = block[start:start + length].tobytes().decode("utf-8", errors="backslashreplace").encode("utf-8")
         parts.append(text)
         starts[index], lengths[index] = at, len(text)
         at += len(text)

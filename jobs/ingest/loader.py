@@ -18,9 +18,9 @@ A batch goes through these steps (`_store`), each one SQL statement over the who
    by identical raw text, or failing that by equal JSON content; a record with the same key but
    other content is a `conflicting_duplicate`. The first valid record of a key wins, in arrival
    order.
-4. Events are inserted by position: the rows that are skipped (rejects, blanks, duplicates)
-   are few, so each kept row's `seq` is computed from them (no sort, no window), and the rows
-   go in in arrival order.
+4. Events are inserted by position: the lines that are skipped (rejects, blanks, duplicates)
+   are few, so each stored line's `seq` is computed from them (no sort, no window), and the
+   lines go in in arrival order.
 """
 
 from __future__ import annotations
@@ -71,8 +71,11 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
       their neighbours rewrote (decompressed and compressed again) half of what was stored,
       about a sixth of the run, and left the file bigger;
     - strings compressed with zstd where the file's storage version has it: DuckDB's automatic
-      choice (dictionary + FSST) cost half of every insert, for a file twice as big.
+      choice (dictionary + FSST) cost half of every insert, for a file twice as big;
+    - query results in the order of their input (DuckDB's default, which the positional insert
+      relies on).
     """
+    con.execute("SET preserve_insertion_order = true")
     con.execute("SET checkpoint_threshold = '256MB'")
     con.execute("SET max_vacuum_tasks = 0")
     if _has_zstd(con):
@@ -145,7 +148,7 @@ def commit_batch(
     finally:
         for table in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        for name in ("batch_lines", "not_strict_json", "kept", "reject_locations", "conflicting"):
+        for name in ("batch_lines", "not_strict_json", "positions", "reject_locations", "conflicting"):
             _unregister(con, name)
     return counts
 
@@ -175,20 +178,25 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     _dedupe(con)
 
     # Every line not stored is a reject, a blank or a duplicate: few, so the seq of each stored
-    # line is its position less the skipped lines before it.
+    # line is its position less the skipped lines before it. The lines go in by position (judged
+    # holds them in arrival order), so events stay in seq order with no sort; a join on ord would
+    # also do, but DuckDB's hash join does not keep the order.
     skipped = np.asarray([row[0] for row in con.execute(
         "SELECT ord FROM judged WHERE NOT ok UNION ALL SELECT ord FROM keyed WHERE NOT is_new").fetchall()],
         dtype=np.int64)
     keep = np.ones(count, dtype=bool)
     keep[skipped] = False
-    kept = np.flatnonzero(keep)
-    con.register("kept", pa.table({"ord": kept, "seq": first_seq + np.arange(len(kept), dtype=np.int64)}))
+    con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,
+                                        "seq": first_seq - 1 + np.cumsum(keep, dtype=np.int64)}))
     accepted = con.execute(
         """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
-           SELECT k.seq, j.source, j.id, j.type, j.time, j.city, j.data, j.raw, ?, j.key_hash
-           FROM judged j JOIN kept k USING (ord)""",
+           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, j.raw, ?, j.key_hash
+           FROM judged j POSITIONAL JOIN positions p
+           WHERE p.keep AND j.ord = p.ord""",
         [run_id],
     ).fetchall()[0][0]
+    if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
+        raise RuntimeError(f"ingest: {int(keep.sum())} events to store, {accepted} in position")
 
     reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if slow else []
     reasons += [(row[0], CONFLICTING_DUPLICATE) for row in con.execute(

@@ -36,13 +36,13 @@ import pyarrow as pa
 
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch, Lines
-from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query, timezone_list
+from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query
 
 _JUDGE_SQL = judge_query("batch_lines")
 _JUDGE_ALL_SLOW_SQL = judge_query("batch_lines", fast=False)
 _REASONS_SQL = reasons_query(
-    "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict"
-    " FROM judged WHERE NOT ok) AS slow_lines")
+    "(SELECT b.ord, b.raw, b.utf8_ok, b.ord IN (SELECT ord FROM not_strict_json) AS not_strict"
+    " FROM judged j POSITIONAL JOIN batch_lines b WHERE NOT j.ok AND j.ord = b.ord) AS slow_lines")
 _TEMP_TABLES = ("judged", "slow", "earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
 # Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
 # so one batch of a whole block would run on a single thread.
@@ -80,7 +80,14 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET max_vacuum_tasks = 0")
     if _has_zstd(con):
         con.execute("SET force_compression = 'zstd'")
-    con.execute(f"SET VARIABLE {TIMEZONES_VARIABLE} = ?::VARCHAR[]", [timezone_list(iana_timezones())])
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS known_timezones (name VARCHAR)")
+    if not con.execute("SELECT count(*) FROM known_timezones").fetchall()[0][0]:
+        names = pa.table({"name": iana_timezones()})
+        con.register("tz_names", names)
+        con.execute("INSERT INTO known_timezones SELECT name FROM tz_names")
+        con.unregister("tz_names")
+    # Validation looks the names up in a list, quoted as JSON strings (see TIMEZONES_VARIABLE).
+    con.execute(f"SET VARIABLE {TIMEZONES_VARIABLE} = (SELECT list(to_json(name)) FROM known_timezones)")
 
 
 def _has_zstd(con: duckdb.DuckDBPyConnection) -> bool:
@@ -190,9 +197,9 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
                                         "seq": first_seq - 1 + np.cumsum(keep, dtype=np.int64)}))
     accepted = con.execute(
         """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
-           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, j.raw, ?, j.key_hash
-           FROM judged j POSITIONAL JOIN positions p
-           WHERE p.keep AND j.ord = p.ord""",
+           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, b.raw, ?, j.key_hash
+           FROM judged j POSITIONAL JOIN batch_lines b POSITIONAL JOIN positions p
+           WHERE p.keep AND j.ord = p.ord AND b.ord = p.ord""",
         [run_id],
     ).fetchall()[0][0]
     if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
@@ -210,7 +217,8 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection) -> None:
     """The full tier for the lines the fast tier did not accept; those valid after all join
     the accepted ones in `judged`."""
     maybe_lenient = con.execute(
-        "SELECT ord, raw FROM judged WHERE NOT ok AND utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]
+        """SELECT b.ord, b.raw FROM judged j POSITIONAL JOIN batch_lines b
+           WHERE NOT j.ok AND j.ord = b.ord AND b.utf8_ok AND regexp_matches(b.raw, ?)""", [LENIENT_JSON]
     ).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
     con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
@@ -250,8 +258,9 @@ def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE keyed AS
         WITH suspects AS (
-            SELECT ord, source, id, raw, row_number() OVER (PARTITION BY source, id ORDER BY ord) AS nth
-            FROM judged WHERE ok AND key_hash IN (SELECT key_hash FROM suspect_keys)
+            SELECT j.ord, j.source, j.id, b.raw, row_number() OVER (PARTITION BY j.source, j.id ORDER BY j.ord) AS nth
+            FROM judged j POSITIONAL JOIN batch_lines b
+            WHERE j.ok AND j.ord = b.ord AND j.key_hash IN (SELECT key_hash FROM suspect_keys)
         )
         SELECT s.ord, s.raw, coalesce(x.raw, first.raw) AS accepted_raw,
                x.raw IS NULL AND s.nth = 1 AS is_new, false AS conflicting
@@ -281,7 +290,7 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, reasons: list[t
         "reason": pa.array([reason for _, reason in reasons], pa.string()),
     }))
     con.execute("""CREATE OR REPLACE TEMP TABLE new_rejects AS
-                   SELECT l.ord, l.location, l.reason, j.raw FROM reject_locations l JOIN judged j USING (ord)""")
+                   SELECT l.ord, l.location, l.reason, b.raw FROM reject_locations l JOIN batch_lines b USING (ord)""")
     # A reject already on record (same place, same text: a re-read file) is not recorded again.
     seen = con.execute(
         """SELECT count(*) FROM new_rejects n

@@ -29,10 +29,11 @@ checks the lines `LENIENT_JSON` matches with a strict parser and hands the verdi
 `not_strict` (false alarms cost only time). Everything here is pure: it builds SQL text;
 `loader.py` runs it.
 
-Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line: `ord, ok,
-raw, utf8_ok` and, where `ok`, the columns the events table keeps (`key_hash = hash(source,
-id)`). `reasons_query` reads `(ord, raw, utf8_ok, not_strict)` and returns `ord, blank, reason`
-(NULL when valid or blank) and the same columns where the record is valid.
+Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line, in its order:
+`ord, ok` and, where `ok`, the columns the events table keeps but `raw` (`key_hash =
+hash(source, id)`); the lines themselves are not copied. `reasons_query` reads `(ord, raw,
+utf8_ok, not_strict)` and returns `ord, blank, reason` (NULL when valid or blank) and the same
+columns where the record is valid.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ TRAILING_COMMA = r",\s*[}\]]"
 NAN_OR_INFINITY = r"[:\[,]\s*[-+]?(?i:nan|inf)"
 LENIENT_JSON = f"{TRAILING_COMMA}|{NAN_OR_INFINITY}"
 
-# The SQL variable the loader sets to the IANA names that `timezone` fields are checked against,
-# each quoted as a JSON string (`timezone_list`), so a value is looked up as it is.
+# The SQL variable the loader sets to the IANA names that `timezone` fields are checked against
+# (the table known_timezones), each quoted as a JSON string, so a value is looked up as it is.
 TIMEZONES_VARIABLE = "pulse_timezones"
 
 # Kinds of the envelope's attributes (contract: "Envelope"), besides the data field kinds.
@@ -72,11 +73,6 @@ ENVELOPE_KINDS = {"specversion": SPECVERSION, "id": ID, "source": ID, "type": ID
                   "city": SLUG_KIND, "data": OBJECT}
 if tuple(ENVELOPE_KINDS) != ENVELOPE:
     raise RuntimeError("validation.ENVELOPE_KINDS is out of step with contract.ENVELOPE")
-
-
-def timezone_list(names) -> list[str]:
-    """What `TIMEZONES_VARIABLE` holds for these IANA names."""
-    return [json.dumps(name) for name in names]
 
 
 def _sql_str(text: str) -> str:
@@ -275,7 +271,7 @@ judged AS (
     SELECT ord, raw, utf8_ok, e, ts, {accepted if fast else 'false'} AS ok FROM read
 ),
 accepted AS (
-    SELECT ord, ok, raw, utf8_ok,
+    SELECT ord, ok,
            CASE WHEN ok THEN {FAST.text(value('source'))} END AS source,
            CASE WHEN ok THEN {FAST.text(value('id'))} END AS id,
            CASE WHEN ok THEN {type_name} END AS type,

@@ -12,7 +12,8 @@ back and ratios are taken within a round):
 (0) `pulse ingest` once more with nothing new: the fixed cost of a run (starting Python and
     the CLI, opening the warehouse), which (c) pays too.
 
-Prints events/s, b/a (per round and of the bests), the delta's cost against (b) as measured and
+Prints events/s, b/a (per round and of the bests; and of CPU seconds, which other work on the
+machine disturbs less than elapsed time), the delta's cost against (b) as measured and
 without the fixed cost, and the peak RSS of (b) at N and at N/10. Each measured step runs in its
 own process, so its peak memory is its own. `--phases` adds one ingest in this process with the
 time of each of its SQL steps (and what is left: reading, Python, opening and closing).
@@ -86,8 +87,8 @@ def write_stream(path: Path, start: int, count: int, seed: int) -> int:
     return lines
 
 
-def measured(command: list[str], **kwargs) -> tuple[float, int, str]:
-    """Seconds, peak RSS in bytes and stdout of a child process."""
+def measured(command: list[str], **kwargs) -> tuple[float, int, str, float]:
+    """Seconds, peak RSS in bytes, stdout and CPU seconds (user + system) of a child process."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **kwargs)
     out = process.stdout.read()
@@ -96,7 +97,7 @@ def measured(command: list[str], **kwargs) -> tuple[float, int, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{command} failed with {process.returncode}")
-    return seconds, usage.ru_maxrss * 1024, out.strip()
+    return seconds, usage.ru_maxrss * 1024, out.strip(), usage.ru_utime + usage.ru_stime
 
 
 RAW_READ = """
@@ -125,16 +126,17 @@ def run(n: int, work: Path, rounds: int) -> dict:
         stream = work / f"stream-{n}-{r}.ndjson"
         shutil.copyfile(base, stream)
         raw_db = work / f"raw-{n}-{r}.duckdb"
-        raw_s, raw_rss, _ = measured([sys.executable, "-c", RAW_READ, str(stream), str(raw_db)])
+        raw_s, raw_rss, _, raw_cpu = measured([sys.executable, "-c", RAW_READ, str(stream), str(raw_db)])
         warehouse = work / f"warehouse-{n}-{r}"
-        ingest_s, ingest_rss, ingest_out = measured(pulse(warehouse, "--file", str(stream)))
+        ingest_s, ingest_rss, ingest_out, ingest_cpu = measured(pulse(warehouse, "--file", str(stream)))
         with open(stream, "ab") as out, open(delta_file, "rb") as more:
             shutil.copyfileobj(more, out)
-        delta_s, _, delta_out = measured(pulse(warehouse, "--file", str(stream)))
-        fixed_s, _, _ = measured(pulse(warehouse, "--file", str(stream)))
-        result["rounds"].append({"raw_s": raw_s, "raw_rss": raw_rss, "ingest_s": ingest_s, "ingest_rss": ingest_rss,
-                                 "ingest_out": ingest_out, "delta_s": delta_s, "delta_out": delta_out,
-                                 "fixed_s": fixed_s})
+        delta_s, _, delta_out, delta_cpu = measured(pulse(warehouse, "--file", str(stream)))
+        fixed_s, _, _, fixed_cpu = measured(pulse(warehouse, "--file", str(stream)))
+        result["rounds"].append({"raw_s": raw_s, "raw_rss": raw_rss, "raw_cpu": raw_cpu, "ingest_s": ingest_s,
+                                 "ingest_rss": ingest_rss, "ingest_out": ingest_out, "ingest_cpu": ingest_cpu,
+                                 "delta_s": delta_s, "delta_out": delta_out, "delta_cpu": delta_cpu,
+                                 "fixed_s": fixed_s, "fixed_cpu": fixed_cpu})
         for path in (stream, raw_db):
             path.unlink(missing_ok=True)
         shutil.rmtree(warehouse, ignore_errors=True)
@@ -237,6 +239,9 @@ def main() -> None:
           f"   [{out['ingest_out']}]")
     per_round = ", ".join(f"{r['raw_s'] / r['ingest_s']:.2f}" for r in big["rounds"])
     print(f"    ratio b/a (throughput): {raw_s / ingest_s:.2f} of the bests; per round {per_round}   (target >= 0.5)")
+    raw_cpu, ingest_cpu, fixed_cpu = (best(big, k) for k in ("raw_cpu", "ingest_cpu", "fixed_cpu"))
+    print(f"    CPU seconds (user + system): a {raw_cpu:.2f}, b {ingest_cpu:.2f} (of which {fixed_cpu:.2f} the fixed cost);"
+          f" ratio {raw_cpu / ingest_cpu:.2f}")
     print(f"(c) pulse ingest of a 1 % delta:     {delta_s:6.2f} s  {big['delta_lines'] / delta_s:>10,.0f} lines/s"
           f"   [{out['delta_out']}]")
     print(f"(0) pulse ingest with nothing new:   {fixed_s:6.2f} s  (the fixed cost of a run)")

@@ -4,7 +4,7 @@ Everything a batch changes (its events, its rejects, the source's new position a
 counters) is written in one DuckDB transaction, so a crash anywhere leaves the warehouse as it
 was after the previous batch and a re-run picks up exactly there.
 
-A batch goes through these steps (`_store`), each one SQL statement over the whole batch:
+A batch goes through these steps (`_store`), in SQL over the whole batch at once:
 
 1. The lines reach DuckDB as an Arrow table, without a copy when the source read them as
    `Lines` (the files source). The fast tier of validation (`validation.judge_query`) parses
@@ -99,7 +99,7 @@ def _has_zstd(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.Error:
         return False
     version = rows[0][0] if rows else None
-    if isinstance(version, list):  # (a map lookup gave a list before DuckDB 1.1)
+    if isinstance(version, list):  # (older DuckDB gives a map lookup as a list)
         version = version[0] if version else None
     numbers = str(version or "").lstrip("v").rstrip("+").split(".")
     try:
@@ -179,8 +179,8 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
            fast_path: bool) -> Counts:
     count = len(batch.raws)
     con.execute(f"CREATE OR REPLACE TEMP TABLE judged AS {_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL}")
-    slow = con.execute("SELECT count(*) FROM judged WHERE NOT ok").fetchall()[0][0]
-    if slow:
+    left_over = con.execute("SELECT count(*) FROM judged WHERE NOT ok").fetchall()[0][0]
+    if left_over:
         _judge_the_rest(con)
     _dedupe(con)
 
@@ -205,7 +205,7 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
         raise RuntimeError(f"ingest: {int(keep.sum())} events to store, {accepted} in position")
 
-    reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if slow else []
+    reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if left_over else []
     reasons += [(row[0], CONFLICTING_DUPLICATE) for row in con.execute(
         "SELECT ord FROM keyed WHERE conflicting").fetchall()]
     duplicates = con.execute("SELECT count(*) FROM keyed WHERE NOT is_new AND NOT conflicting").fetchall()[0][0]

@@ -280,16 +280,21 @@ def _is_utf8(buffer: pa.Buffer, start: int, end: int) -> bool:
 
 
 def _invalid_lines(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> list[int]:
-    """Indexes of the lines that are not UTF-8: halve the block until each part is valid or one
-    line (a newline is ASCII, so a valid part holds only valid lines)."""
+    """Indexes of the lines that are not UTF-8: halve the block until each part is valid (a
+    newline is ASCII, so a valid part holds only valid lines) or a few lines, tried one by one
+    (so a block of nothing but Latin-1 costs a decode per line, not a halving per line)."""
     found: list[int] = []
     pending = [(0, len(starts))]
     while pending:
         first, stop = pending.pop()
         if _is_utf8(buffer, int(starts[first]), int(ends[stop - 1])):
             continue
-        if stop - first == 1:
-            found.append(first)
+        if stop - first <= 16:
+            for index in range(first, stop):
+                try:
+                    buffer[int(starts[index]):int(ends[index])].to_pybytes().decode("utf-8")
+                except UnicodeDecodeError:
+                    found.append(index)
             continue
         middle = (first + stop) // 2
         pending += [(middle, stop), (first, middle)]

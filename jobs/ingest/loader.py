@@ -41,8 +41,7 @@ from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query
 _JUDGE_SQL = judge_query("batch_lines")
 _JUDGE_ALL_SLOW_SQL = judge_query("batch_lines", fast=False)
 _REASONS_SQL = reasons_query(
-    "(SELECT b.ord, b.raw, b.utf8_ok, b.ord IN (SELECT ord FROM not_strict_json) AS not_strict"
-    " FROM judged j POSITIONAL JOIN batch_lines b WHERE NOT j.ok AND j.ord = b.ord) AS slow_lines")
+    "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM left_over)")
 _TEMP_TABLES = ("judged", "slow", "earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
 # Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
 # so one batch of a whole block would run on a single thread.
@@ -155,7 +154,8 @@ def commit_batch(
     finally:
         for table in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        for name in ("batch_lines", "not_strict_json", "positions", "reject_locations", "conflicting"):
+        for name in ("batch_lines", "left_over", "not_strict_json", "suspect_lines", "positions",
+                     "reject_locations", "conflicting"):
             _unregister(con, name)
     return counts
 
@@ -166,6 +166,7 @@ def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def _as_arrow(batch: Batch) -> pa.Table:
+    """The batch's lines as the table `batch_lines(ord, raw, utf8_ok)`."""
     count = len(batch.raws)
     raws = batch.raws.array if isinstance(batch.raws, Lines) else pa.array(batch.raws, pa.string())
     utf8_ok = np.ones(count, dtype=bool)
@@ -175,22 +176,37 @@ def _as_arrow(batch: Batch) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS), schema=table.schema)
 
 
+def _taken(batch: Batch, ords: list[int]) -> pa.Table:
+    """The lines at `ords` (usually few) as a table `(ord, raw, utf8_ok)`: picked out here, where
+    DuckDB would read the text of every line of the batch to find them."""
+    raws = batch.raws
+    if isinstance(raws, Lines) and len(ords) > len(raws) // 16:
+        raws = raws.array.to_pylist()  # many: one conversion costs less than one per line
+    invalid = set(batch.invalid_utf8)
+    return pa.table({"ord": pa.array(ords, pa.int64()),
+                     "raw": pa.array([raws[o] for o in ords], pa.string()),
+                     "utf8_ok": pa.array([o not in invalid for o in ords], pa.bool_())})
+
+
+def _ords(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
+    return [row[0] for row in con.execute(sql).fetchall()]
+
+
 def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_name: str, first_seq: int,
            fast_path: bool) -> Counts:
     count = len(batch.raws)
     con.execute(f"CREATE OR REPLACE TEMP TABLE judged AS {_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL}")
-    left_over = con.execute("SELECT count(*) FROM judged WHERE NOT ok").fetchall()[0][0]
+    left_over = _ords(con, "SELECT ord FROM judged WHERE NOT ok")
     if left_over:
-        _judge_the_rest(con)
-    _dedupe(con)
+        _judge_the_rest(con, _taken(batch, left_over))
+    _dedupe(con, batch)
 
     # Every line not stored is a reject, a blank or a duplicate: few, so the seq of each stored
     # line is its position less the skipped lines before it. The lines go in by position (judged
     # holds them in arrival order), so events stay in seq order with no sort; a join on ord would
     # also do, but DuckDB's hash join does not keep the order.
-    skipped = np.asarray([row[0] for row in con.execute(
-        "SELECT ord FROM judged WHERE NOT ok UNION ALL SELECT ord FROM keyed WHERE NOT is_new").fetchall()],
-        dtype=np.int64)
+    skipped = np.asarray(_ords(con, "SELECT ord FROM judged WHERE NOT ok UNION ALL SELECT ord FROM keyed WHERE NOT is_new"),
+                         dtype=np.int64)
     keep = np.ones(count, dtype=bool)
     keep[skipped] = False
     con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,
@@ -213,13 +229,12 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
 
 
-def _judge_the_rest(con: duckdb.DuckDBPyConnection) -> None:
-    """The full tier for the lines the fast tier did not accept; those valid after all join
-    the accepted ones in `judged`."""
+def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table) -> None:
+    """The full tier for the lines the fast tier did not accept (`left_over`); those valid
+    after all join the accepted ones in `judged`."""
+    con.register("left_over", left_over)
     maybe_lenient = con.execute(
-        """SELECT b.ord, b.raw FROM judged j POSITIONAL JOIN batch_lines b
-           WHERE NOT j.ok AND j.ord = b.ord AND b.utf8_ok AND regexp_matches(b.raw, ?)""", [LENIENT_JSON]
-    ).fetchall()
+        "SELECT ord, raw FROM left_over WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
     con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
     con.execute(f"CREATE OR REPLACE TEMP TABLE slow AS {_REASONS_SQL}")
@@ -231,7 +246,7 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection) -> None:
         """)
 
 
-def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
+def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     """`keyed`: every accepted line whose key was seen before (in events or earlier in the
     batch) or again in the batch, with whether it is the first of its key (`is_new`) and, when
     not, whether its content differs from the first's (`conflicting`)."""
@@ -255,12 +270,13 @@ def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
     """)
     # For each suspect record: the content already accepted under its key (an earlier event, or
     # the first of that key in this batch), and whether it is itself that first one.
+    con.register("suspect_lines", _taken(batch, _ords(
+        con, "SELECT ord FROM judged WHERE ok AND key_hash IN (SELECT key_hash FROM suspect_keys)")))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE keyed AS
         WITH suspects AS (
-            SELECT j.ord, j.source, j.id, b.raw, row_number() OVER (PARTITION BY j.source, j.id ORDER BY j.ord) AS nth
-            FROM judged j POSITIONAL JOIN batch_lines b
-            WHERE j.ok AND j.ord = b.ord AND j.key_hash IN (SELECT key_hash FROM suspect_keys)
+            SELECT j.ord, j.source, j.id, l.raw, row_number() OVER (PARTITION BY j.source, j.id ORDER BY j.ord) AS nth
+            FROM judged j JOIN suspect_lines l USING (ord)
         )
         SELECT s.ord, s.raw, coalesce(x.raw, first.raw) AS accepted_raw,
                x.raw IS NULL AND s.nth = 1 AS is_new, false AS conflicting
@@ -288,9 +304,9 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, reasons: list[t
         "ord": pa.array(ords, pa.int64()),
         "location": pa.array(_locations(batch, ords), pa.string()),
         "reason": pa.array([reason for _, reason in reasons], pa.string()),
+        "raw": _taken(batch, ords).column("raw"),
     }))
-    con.execute("""CREATE OR REPLACE TEMP TABLE new_rejects AS
-                   SELECT l.ord, l.location, l.reason, b.raw FROM reject_locations l JOIN batch_lines b USING (ord)""")
+    con.execute("CREATE OR REPLACE TEMP TABLE new_rejects AS SELECT ord, location, reason, raw FROM reject_locations")
     # A reject already on record (same place, same text: a re-read file) is not recorded again.
     seen = con.execute(
         """SELECT count(*) FROM new_rejects n

@@ -22,14 +22,13 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.ingest import loader
 from jobs.ingest.run import ingest
-from pulse.config import from_dict
-from tests.conftest import query
 
 # --- The contract, restated (event-stream.md: "Event types" and "Field types") -------------
 
@@ -307,17 +306,26 @@ def stream(draw) -> list[bytes]:
 EXAMPLES = int(os.environ.get("PULSE_PROPERTY_EXAMPLES", "20"))
 
 
-def stored(config):
-    events = query(config, "SELECT seq, source, id, type, time, city, data, raw FROM events ORDER BY seq")
-    rejects = query(config, "SELECT location, reason, raw FROM rejects ORDER BY location")
+def stored(data_dir: Path):
+    """(events, rejects) of the warehouse in `data_dir`, read straight from its file."""
+    con = duckdb.connect(str(data_dir / "pulse.duckdb"), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        events = con.execute("SELECT seq, source, id, type, time, city, data, raw FROM events ORDER BY seq").fetchall()
+        rejects = con.execute("SELECT location, reason, raw FROM rejects ORDER BY location").fetchall()
+    finally:
+        con.close()
     return ([(seq, source, id_, type_, time, city, None if data is None else json.loads(data), raw)
              for seq, source, id_, type_, time, city, data, raw in events], rejects)
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])  # (each example has its own folders)
 @given(lines=stream(), batch_bytes=st.sampled_from([4096, 64 * 1024 * 1024, 64 * 1024 * 1024]), newline_at_end=st.booleans())
-def test_fast_tier_and_full_case_alone_agree_with_the_contract(monkeypatch_module, lines, batch_bytes, newline_at_end):
+def test_fast_tier_and_full_case_alone_agree_with_the_contract(make_config, monkeypatch_module, lines, batch_bytes,
+                                                               newline_at_end):
     folder = Path(tempfile.mkdtemp(prefix="pulse-tiers-"))
     try:
         path = folder / "in.ndjson"
@@ -325,12 +333,12 @@ def test_fast_tier_and_full_case_alone_agree_with_the_contract(monkeypatch_modul
         want_events, want_rejects, want_counts = expected(path, lines)
         results = []
         for fast_path in (True, False):
-            config = from_dict({"warehouse": {"data_dir": str(folder / f"w-{fast_path}")},
-                                "ingest": {"batch_bytes": batch_bytes}}, base_dir=folder)
+            data_dir = folder / f"w-{fast_path}"
+            config = make_config(warehouse={"data_dir": str(data_dir)}, ingest={"batch_bytes": batch_bytes})
             with monkeypatch_module.context() as patch:
                 patch.setattr(loader, "commit_batch", functools.partial(_commit_batch, fast_path=fast_path))
                 summary = ingest(config, files=[str(path)])
-            results.append(((summary.accepted, summary.duplicates, summary.rejected), *stored(config)))
+            results.append(((summary.accepted, summary.duplicates, summary.rejected), *stored(data_dir)))
         for counts, events, rejects in results:
             assert events == want_events
             assert sorted(rejects) == sorted(want_rejects)

@@ -205,8 +205,8 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     # line is its position less the skipped lines before it. The lines go in by position (judged
     # holds them in arrival order), so events stay in seq order with no sort; a join on ord would
     # also do, but DuckDB's hash join does not keep the order.
-    skipped = np.asarray(_ords(con, "SELECT ord FROM judged WHERE NOT ok UNION ALL SELECT ord FROM keyed WHERE NOT is_new"),
-                         dtype=np.int64)
+    skipped = np.asarray(_ords(con, """SELECT ord FROM judged WHERE NOT ok
+                                       UNION ALL SELECT ord FROM keyed WHERE NOT is_new"""), dtype=np.int64)
     keep = np.ones(count, dtype=bool)
     keep[skipped] = False
     con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,

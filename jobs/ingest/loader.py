@@ -4,14 +4,28 @@ Everything a batch changes (its events, its rejects, the source's new position a
 counters) is written in one DuckDB transaction, so a crash anywhere leaves the warehouse as it
 was after the previous batch and a re-run picks up exactly there.
 
-Dedupe is by (source, id) without an index (an index on events costs as much as validation):
-`key_hash` narrows the events to compare with, then a redelivery is recognised by identical raw
-text, or failing that by equal JSON content; a record with the same key but other content is a
-`conflicting_duplicate`. The first valid record of a key wins, in arrival order.
+A batch goes through these steps (`_store`), in SQL over the whole batch at once:
+
+1. The lines reach DuckDB as an Arrow table, without a copy when the source read them as
+   `Lines` (the files source). The fast tier of validation (`validation.judge_query`) parses
+   each line once and keeps, in arrival order, the columns of every record it recognises as
+   fully valid: in practice nearly all of them.
+2. Only the lines it did not accept go through the full tier (`validation.reasons_query`),
+   which picks each one's reason exactly as the contract orders them (or finds it valid after
+   all, or blank). The few that look like lenient JSON are settled by a strict parser first.
+3. Dedupe is by (source, id) without an index (an index on events costs as much as
+   validation): `key_hash` narrows the events to compare with, then a redelivery is recognised
+   by identical raw text, or failing that by equal JSON content; a record with the same key but
+   other content is a `conflicting_duplicate`. The first valid record of a key wins, in arrival
+   order.
+4. Events are inserted by position: the lines that are skipped (rejects, blanks, duplicates)
+   are few, so each stored line's `seq` is computed from them (no sort, no window), and the
+   lines go in in arrival order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -22,10 +36,17 @@ import pyarrow as pa
 from pulse.core import timezones
 
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
-from jobs.ingest.sources.base import Batch
-from jobs.ingest.validation import LENIENT_JSON, validation_query
+from jobs.ingest.sources.base import Batch, Lines
+from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query
 
-_VALIDATION_SQL = validation_query("batch")
+_JUDGE_SQL = judge_query("batch_lines")
+_JUDGE_ALL_SLOW_SQL = judge_query("batch_lines", fast=False)
+_REASONS_SQL = reasons_query(
+    "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM left_over)")
+_TEMP_TABLES = ("judged", "slow", "earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
+# Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
+# so one batch of a whole block would run on a single thread.
+_SCAN_ROWS = 16_384
 
 
 @dataclass
@@ -34,7 +55,7 @@ class Counts:
     duplicates: int = 0
     rejected: int = 0
 
-    def add(self, other: "Counts") -> None:
+    def add(self, other: Counts) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected += other.rejected
@@ -42,10 +63,44 @@ class Counts:
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Ready a writing connection for ingest: the IANA names validation checks against, and
-    fewer checkpoints (measured: at DuckDB's default 16 MB, checkpointing after nearly every
-    batch made COMMIT a third of the run; 256 MB keeps the pending log bounded)."""
+    how it writes (each setting measured on 1 M events):
+
+    - fewer checkpoints: at DuckDB's default 16 MB, checkpointing after nearly every batch made
+      COMMIT a third of the run; 256 MB keeps the pending log bounded;
+    - no vacuum at checkpoints: a batch ends in a part-filled row group, and merging those with
+      their neighbours rewrote (decompressed and compressed again) half of what was stored,
+      about a sixth of the run, and left the file bigger;
+    - strings compressed with zstd where the file's storage version has it: DuckDB's automatic
+      choice (dictionary + FSST) cost half of every insert, for a file twice as big;
+    - query results in the order of their input (DuckDB's default, which the positional insert
+      relies on).
+    """
+    con.execute("SET preserve_insertion_order = true")
     con.execute("SET checkpoint_threshold = '256MB'")
+    con.execute("SET max_vacuum_tasks = 0")
+    if _has_zstd(con):
+        con.execute("SET force_compression = 'zstd'")
     timezones.install(con)
+    # Validation looks the names up in a list, quoted as JSON strings (see TIMEZONES_VARIABLE).
+    con.execute(f"SET VARIABLE {TIMEZONES_VARIABLE} = (SELECT list(to_json(name)) FROM known_timezones)")
+
+
+def _has_zstd(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse file can hold zstd-compressed strings (storage version 1.2 on; an
+    older file would store them uncompressed instead)."""
+    try:
+        rows = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
+                           "WHERE database_name = current_database()").fetchall()
+    except duckdb.Error:
+        return False
+    version = rows[0][0] if rows else None
+    if isinstance(version, list):  # (older DuckDB gives a map lookup as a list)
+        version = version[0] if version else None
+    numbers = str(version or "").lstrip("v").rstrip("+").split(".")
+    try:
+        return (int(numbers[0]), int(numbers[1])) >= (1, 2)
+    except (ValueError, IndexError):
+        return False
 
 
 def next_seq(con: duckdb.DuckDBPyConnection) -> int:
@@ -60,13 +115,18 @@ def commit_batch(
     source_name: str,
     kind: str,
     first_seq: int,
+    fast_path: bool = True,
 ) -> Counts:
-    """Validate, dedupe and store `batch` and the source's new position, in one transaction."""
-    con.register("batch", _as_arrow(batch))
+    """Validate, dedupe and store `batch` and the source's new position, in one transaction.
+
+    `fast_path=False` sends every line through the full tier of validation: slower, and the
+    same result (the tests hold the two to that)."""
+    con.register("batch_lines", _as_arrow(batch))
     con.execute("BEGIN TRANSACTION")
     try:
-        counts = (_store(con, run_id=run_id, source_name=source_name, first_seq=first_seq)
-                  if batch.raws else Counts())
+        counts = (_store(con, batch, run_id=run_id, source_name=source_name, first_seq=first_seq,
+                         fast_path=fast_path)
+                  if len(batch.raws) else Counts())
         con.execute(
             """INSERT OR REPLACE INTO source_state (source_name, kind, position, updated_at)
                VALUES (?, ?, ?, now())""",
@@ -82,48 +142,111 @@ def commit_batch(
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS judged_batch")
-        con.unregister("batch")
+        for table in _TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        for name in ("batch_lines", "left_over", "not_strict_json", "suspect_lines", "positions",
+                     "reject_locations", "conflicting"):
+            _unregister(con, name)
     return counts
 
 
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    with contextlib.suppress(duckdb.Error):  # (not registered in this batch)
+        con.unregister(name)
+
+
 def _as_arrow(batch: Batch) -> pa.Table:
+    """The batch's lines as the table `batch_lines(ord, raw, utf8_ok)`."""
     count = len(batch.raws)
+    raws = batch.raws.array if isinstance(batch.raws, Lines) else pa.array(batch.raws, pa.string())
     utf8_ok = np.ones(count, dtype=bool)
     if len(batch.invalid_utf8):
         utf8_ok[np.asarray(batch.invalid_utf8, dtype=np.int64)] = False
-    if batch.locations is not None:
-        prefix, numbers = pa.array([""] * count), pa.array(batch.locations, pa.string())
-    else:
-        prefix = pa.array([batch.location_prefix] * count, pa.string())
-        numbers = pa.array(np.asarray(batch.location_numbers or [], dtype=np.int64)).cast(pa.string())
-    table = pa.table({
-        "ord": np.arange(count, dtype=np.int64),
-        "loc_prefix": prefix,
-        "loc_number": numbers,
-        "raw": pa.array(batch.raws, pa.string()),
-        "utf8_ok": utf8_ok,
-    })
-    # Many small record batches rather than one: DuckDB scans them on all its threads.
-    return pa.Table.from_batches(table.to_batches(max_chunksize=16_384), schema=table.schema)
+    table = pa.table({"ord": np.arange(count, dtype=np.int64), "raw": raws, "utf8_ok": utf8_ok})
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS), schema=table.schema)
 
 
-def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, first_seq: int) -> Counts:
+def _taken(batch: Batch, ords: list[int]) -> pa.Table:
+    """The lines at `ords` (usually few) as a table `(ord, raw, utf8_ok)`: picked out here, where
+    DuckDB would read the text of every line of the batch to find them."""
+    raws = batch.raws
+    if isinstance(raws, Lines) and len(ords) > len(raws) // 16:
+        raws = raws.array.to_pylist()  # many: one conversion costs less than one per line
+    invalid = set(batch.invalid_utf8)
+    return pa.table({"ord": pa.array(ords, pa.int64()),
+                     "raw": pa.array([raws[o] for o in ords], pa.string()),
+                     "utf8_ok": pa.array([o not in invalid for o in ords], pa.bool_())})
+
+
+def _ords(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
+    return [row[0] for row in con.execute(sql).fetchall()]
+
+
+def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_name: str, first_seq: int,
+           fast_path: bool) -> Counts:
+    count = len(batch.raws)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE judged AS {_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL}")
+    left_over = _ords(con, "SELECT ord FROM judged WHERE NOT ok")
+    if left_over:
+        _judge_the_rest(con, _taken(batch, left_over))
+    _dedupe(con, batch)
+
+    # Every line not stored is a reject, a blank or a duplicate: few, so the seq of each stored
+    # line is its position less the skipped lines before it. The lines go in by position (judged
+    # holds them in arrival order), so events stay in seq order with no sort; a join on ord would
+    # also do, but DuckDB's hash join does not keep the order.
+    skipped = np.asarray(_ords(con, """SELECT ord FROM judged WHERE NOT ok
+                                       UNION ALL SELECT ord FROM keyed WHERE NOT is_new"""), dtype=np.int64)
+    keep = np.ones(count, dtype=bool)
+    keep[skipped] = False
+    con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,
+                                        "seq": first_seq - 1 + np.cumsum(keep, dtype=np.int64)}))
+    accepted = con.execute(
+        """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
+           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, b.raw, ?, j.key_hash
+           FROM judged j POSITIONAL JOIN batch_lines b POSITIONAL JOIN positions p
+           WHERE p.keep AND j.ord = p.ord AND b.ord = p.ord""",
+        [run_id],
+    ).fetchall()[0][0]
+    if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
+        raise RuntimeError(f"ingest: {int(keep.sum())} events to store, {accepted} in position")
+
+    reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if left_over else []
+    reasons += [(row[0], CONFLICTING_DUPLICATE) for row in con.execute(
+        "SELECT ord FROM keyed WHERE conflicting").fetchall()]
+    duplicates = con.execute("SELECT count(*) FROM keyed WHERE NOT is_new AND NOT conflicting").fetchall()[0][0]
+    rejected, seen_rejects = _store_rejects(con, batch, reasons, run_id=run_id, source_name=source_name)
+    return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
+
+
+def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table) -> None:
+    """The full tier for the lines the fast tier did not accept (`left_over`); those valid
+    after all join the accepted ones in `judged`."""
+    con.register("left_over", left_over)
     maybe_lenient = con.execute(
-        "SELECT ord, raw FROM batch WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
+        "SELECT ord, raw FROM left_over WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
     con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {_VALIDATION_SQL}")
-    finally:
-        con.unregister("not_strict_json")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE slow AS {_REASONS_SQL}")
+    if con.execute("SELECT count(*) FROM slow WHERE reason IS NULL AND NOT blank").fetchall()[0][0]:
+        con.execute("""
+            UPDATE judged SET ok = true, source = s.source, id = s.id, type = s.type, time = s.time,
+                              city = s.city, data = s.data, key_hash = s.key_hash
+            FROM slow s WHERE judged.ord = s.ord AND s.reason IS NULL AND NOT s.blank
+        """)
+
+
+def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """`keyed`: every accepted line whose key was seen before (in events or earlier in the
+    batch) or again in the batch, with whether it is the first of its key (`is_new`) and, when
+    not, whether its content differs from the first's (`conflicting`)."""
     # Most records are new: only keys seen twice in the batch, or already in events, need the
     # closer look below. Stored events are found by their hash alone, then fetched by rowid:
     # reading `raw` for the whole table (as a plain join would) made each batch cost O(events).
     con.execute("""
         CREATE OR REPLACE TEMP TABLE earlier_rows AS
         SELECT rowid AS rid FROM events
-        WHERE key_hash IN (SELECT key_hash FROM judged_batch WHERE reason IS NULL)
+        WHERE key_hash IN (SELECT key_hash FROM judged WHERE ok)
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE earlier AS
@@ -131,20 +254,22 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE suspect_keys AS
-        SELECT key_hash FROM judged_batch WHERE reason IS NULL GROUP BY key_hash HAVING count(*) > 1
+        SELECT key_hash FROM judged WHERE ok GROUP BY key_hash HAVING count(*) > 1
         UNION
         SELECT key_hash FROM earlier
     """)
     # For each suspect record: the content already accepted under its key (an earlier event, or
     # the first of that key in this batch), and whether it is itself that first one.
+    con.register("suspect_lines", _taken(batch, _ords(
+        con, "SELECT ord FROM judged WHERE ok AND key_hash IN (SELECT key_hash FROM suspect_keys)")))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE keyed AS
         WITH suspects AS (
-            SELECT *, row_number() OVER (PARTITION BY source, id ORDER BY ord) AS nth
-            FROM judged_batch WHERE reason IS NULL AND key_hash IN (SELECT key_hash FROM suspect_keys)
+            SELECT j.ord, j.source, j.id, l.raw, row_number() OVER (PARTITION BY j.source, j.id ORDER BY j.ord) AS nth
+            FROM judged j JOIN suspect_lines l USING (ord)
         )
-        SELECT s.*, coalesce(x.raw, first.raw) AS accepted_raw,
-               x.raw IS NULL AND s.nth = 1 AS is_new
+        SELECT s.ord, s.raw, coalesce(x.raw, first.raw) AS accepted_raw,
+               x.raw IS NULL AND s.nth = 1 AS is_new, false AS conflicting
         FROM suspects s
         LEFT JOIN earlier x ON x.source = s.source AND x.id = s.id
         LEFT JOIN suspects first ON first.nth = 1 AND first.source = s.source AND first.id = s.id
@@ -154,51 +279,47 @@ def _store(con: duckdb.DuckDBPyConnection, *, run_id: int, source_name: str, fir
         "SELECT ord, raw, accepted_raw FROM keyed WHERE NOT is_new AND raw <> accepted_raw"
     ).fetchall()
     conflicting = [ord_ for ord_, raw, accepted in differing if not same_json(raw, accepted)]
-    con.register("conflicting", pa.table({"ord": pa.array(conflicting, pa.int64())}))
-    try:
-        accepted = con.execute(
-            """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
-               SELECT ? - 1 + row_number() OVER (ORDER BY ord), source, id, type, time, city,
-                      data, raw, ?, key_hash
-               FROM (SELECT ord, source, id, type, time, city, data, raw, key_hash FROM judged_batch
-                     WHERE reason IS NULL AND key_hash NOT IN (SELECT key_hash FROM suspect_keys)
-                     UNION ALL
-                     SELECT ord, source, id, type, time, city, data, raw, key_hash FROM keyed WHERE is_new)
-               ORDER BY ord""",
-            [first_seq, run_id],
-        ).fetchall()[0][0]
-        duplicates = con.execute(
-            "SELECT count(*) FROM keyed WHERE NOT is_new AND ord NOT IN (SELECT ord FROM conflicting)"
-        ).fetchall()[0][0]
-        # A reject already on record (same place, same text: a re-read file) is not recorded again.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE new_rejects AS
-                SELECT ord, location, reason, raw FROM judged_batch WHERE reason IS NOT NULL
-                UNION ALL
-                SELECT ord, location, '{CONFLICTING_DUPLICATE}', raw FROM keyed
-                WHERE ord IN (SELECT ord FROM conflicting)"""
-        )
-        seen_rejects = con.execute(
-            """SELECT count(*) FROM new_rejects n
-               WHERE EXISTS (SELECT 1 FROM rejects r WHERE r.source_name = ? AND r.location = n.location
-                             AND r.reason = n.reason AND r.raw = n.raw)""",
-            [source_name],
-        ).fetchall()[0][0]
-        rejected = con.execute(
-            """INSERT INTO rejects (run_id, source_name, location, reason, raw, rejected_at)
-               SELECT ?, ?, location, reason, raw, now() FROM new_rejects n
-               WHERE NOT EXISTS (SELECT 1 FROM rejects r WHERE r.source_name = ? AND r.location = n.location
-                                 AND r.reason = n.reason AND r.raw = n.raw)
-               ORDER BY ord""",
-            [run_id, source_name, source_name],
-        ).fetchall()[0][0]
-    finally:
-        con.unregister("conflicting")
-        con.execute("DROP TABLE IF EXISTS keyed")
-        for table in ("suspect_keys", "earlier", "earlier_rows"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.execute("DROP TABLE IF EXISTS new_rejects")
-    return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
+    if conflicting:
+        con.register("conflicting", pa.table({"ord": pa.array(conflicting, pa.int64())}))
+        con.execute("UPDATE keyed SET conflicting = true WHERE ord IN (SELECT ord FROM conflicting)")
+
+
+def _store_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, reasons: list[tuple[int, str]], *,
+                   run_id: int, source_name: str) -> tuple[int, int]:
+    """Insert the rejects (ord, reason) of this batch; (how many, how many were already on record)."""
+    if not reasons:
+        return 0, 0
+    ords = [ord_ for ord_, _ in reasons]
+    con.register("reject_locations", pa.table({
+        "ord": pa.array(ords, pa.int64()),
+        "location": pa.array(_locations(batch, ords), pa.string()),
+        "reason": pa.array([reason for _, reason in reasons], pa.string()),
+        "raw": _taken(batch, ords).column("raw"),
+    }))
+    con.execute("CREATE OR REPLACE TEMP TABLE new_rejects AS SELECT ord, location, reason, raw FROM reject_locations")
+    # A reject already on record (same place, same text: a re-read file) is not recorded again.
+    seen = con.execute(
+        """SELECT count(*) FROM new_rejects n
+           WHERE EXISTS (SELECT 1 FROM rejects r WHERE r.source_name = ? AND r.location = n.location
+                         AND r.reason = n.reason AND r.raw = n.raw)""",
+        [source_name],
+    ).fetchall()[0][0]
+    rejected = con.execute(
+        """INSERT INTO rejects (run_id, source_name, location, reason, raw, rejected_at)
+           SELECT ?, ?, location, reason, raw, now() FROM new_rejects n
+           WHERE NOT EXISTS (SELECT 1 FROM rejects r WHERE r.source_name = ? AND r.location = n.location
+                             AND r.reason = n.reason AND r.raw = n.raw)
+           ORDER BY ord""",
+        [run_id, source_name, source_name],
+    ).fetchall()[0][0]
+    return rejected, seen
+
+
+def _locations(batch: Batch, ords: list[int]) -> list[str]:
+    if batch.locations is not None:
+        return [batch.locations[o] for o in ords]
+    numbers = batch.location_numbers or ()
+    return [f"{batch.location_prefix}{numbers[o]}" for o in ords]
 
 
 def is_strict_json(text: str) -> bool:

@@ -2,14 +2,17 @@
 
 DuckDB releases Python's lock while it runs a query, so a source's reading, splitting and
 decoding (or its HTTP and Postgres round trips) can overlap the loader's work on the previous
-batch. One batch ahead is enough to keep both busy, and bounds the memory it costs.
+batch. One batch ahead is enough to keep both busy, and bounds the memory it costs: the next
+batch is read only once the one before it has been taken, so no more than `ahead` batches wait
+besides the one being committed (a batch is up to `ingest.batch_bytes` of text).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
 _ITEM, _END, _ERROR = "item", "end", "error"
@@ -18,27 +21,27 @@ _ITEM, _END, _ERROR = "item", "end", "error"
 def prefetched(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
     """Yield `items` in order, producing up to `ahead` of them in a background thread."""
     source = iter(items)
-    handoff: queue.Queue = queue.Queue(maxsize=ahead)
+    handoff: queue.Queue = queue.Queue()
+    slots = threading.Semaphore(ahead)  # one per item produced and not yet taken
     stop = threading.Event()
 
-    def offer(message) -> bool:
+    def slot() -> bool:
         while not stop.is_set():
-            try:
-                handoff.put(message, timeout=0.1)
+            if slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def produce() -> None:
         try:
-            for item in source:
-                if not offer((_ITEM, item)):
-                    break
-            else:
-                offer((_END, None))
+            while slot():
+                try:
+                    item = next(source)
+                except StopIteration:
+                    handoff.put((_END, None))
+                    return
+                handoff.put((_ITEM, item))
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
-            offer((_ERROR, error))
+            handoff.put((_ERROR, error))
         finally:
             close = getattr(source, "close", None)
             if close:
@@ -53,6 +56,7 @@ def prefetched(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
                 return
             if kind == _ERROR:
                 raise value
+            slots.release()  # taken: the next one may be read while this one is committed
             yield value
     finally:
         stop.set()

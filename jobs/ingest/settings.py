@@ -8,7 +8,7 @@ from pulse.core.config import Settings
 
 
 class IngestSettings(Settings):
-    batch_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    batch_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     """Bytes of NDJSON validated and committed per transaction (with the source's position)."""
     batch_records: int = Field(50_000, ge=1)
     """Records per transaction for the outbox (the feed's batches are its pages)."""

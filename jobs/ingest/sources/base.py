@@ -12,8 +12,11 @@ and yields batches; the loader validates each batch and commits its rows togethe
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import pyarrow as pa
 
 from pulse.core.config import Settings
 
@@ -25,14 +28,50 @@ class SourceError(Exception):
     """A source could not be read (unreachable, refused, misconfigured). One line, for the operator."""
 
 
+class Lines(Sequence[str]):
+    """Records held as an Arrow string array, read as a sequence of `str` only when asked.
+
+    The files source cuts the bytes it read into lines without copying them (an Arrow string
+    view per line, pointing into the block) and the loader hands `array` to DuckDB as it is;
+    building a Python `str` per line would cost more than validating it.
+    """
+
+    def __init__(self, array: pa.Array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.array[index].to_pylist()
+        return self.array[index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.array.to_pylist())
+
+    def __add__(self, other):
+        return list(self) + list(other)
+
+    def __radd__(self, other):
+        return list(other) + list(self)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Lines({len(self)} lines)"
+
+
 @dataclass
 class Batch:
     locations: list[str] | None
     """Where each record came from: `PATH:LINE`, `feed:CURSOR#INDEX` or `outbox:SEQ`.
     A source with many records may instead give `location_prefix` and `location_numbers`
     (location = prefix + number), which spares building a string per record."""
-    raws: list[str]
-    """Each record as received, as text (undecodable bytes as `\\xNN`, listed in `invalid_utf8`)."""
+    raws: Sequence[str]
+    """Each record as received, as text (undecodable bytes as `\\xNN`, listed in `invalid_utf8`):
+    a `list[str]`, or `Lines` (an Arrow array the loader passes to DuckDB without copying)."""
     position: Any
     """JSON-able position to resume from once this batch is committed."""
     progress: tuple[int, int | None] = (0, None)

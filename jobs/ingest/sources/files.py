@@ -17,15 +17,18 @@ import hashlib
 import os
 import time
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
+import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from pulse.core import registry
 
-from jobs.ingest.sources.base import Batch, SourceError, SourceKind, SourceSettings
+from jobs.ingest.sources.base import Batch, Lines, SourceError, SourceKind, SourceSettings
 
 SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 HEAD_BYTES = 1024
@@ -171,33 +174,35 @@ class FilesSource:
                 # Read no further than the size seen above: bytes a writer appends meanwhile
                 # may end in a half-written line, and are for the next pull to judge.
                 remaining = None if _is_gzip(ref) else max(stat.st_size - offset, 0)
-                carry = b""
+                splitter = _LineSplitter()
+                carry: list[bytes] = []  # the start of a line that did not end in what was read
                 while True:
                     want = self._batch_bytes if remaining is None else min(self._batch_bytes, remaining)
-                    chunk = stream.read(want) if want else b""
+                    data, got = _read_after(stream, sum(len(part) for part in carry), want)
                     if remaining is not None:
-                        remaining -= len(chunk)
-                    at_end = not chunk
-                    data = carry + chunk
-                    cut = data.rfind(b"\n") + 1
-                    if at_end and data:
+                        remaining -= got
+                    at_end = got == 0
+                    ends = splitter.newlines(data, len(data) - got)  # (the carry holds no newline)
+                    cut = int(ends[-1]) + 1 if len(ends) else 0
+                    if cut == 0 and not at_end:
+                        carry.append(data[len(data) - got:].tobytes())  # a line longer than a batch: read on
+                        continue
+                    _fill(data, carry)
+                    if at_end and len(data):
                         # The last line has no newline: take it only once the file is at rest.
                         if not settled:
                             yield Batch(None, [], record(done=False)), 0
                             return
                         cut = len(data)
-                    if cut == 0 and not at_end:
-                        carry = data  # a line longer than a batch: read on until it ends
-                        continue
-                    complete, carry = data[:cut], data[cut:]
-                    if complete:
-                        raws, invalid = _split_lines(complete)
+                    carry = [data[cut:].tobytes()] if cut < len(data) else []
+                    if cut:
+                        raws, invalid = splitter.split(data[:cut], ends)
                         first_line = line + 1
-                        offset += len(complete)
+                        offset += cut
                         line += len(raws)
                         yield Batch(None, raws, record(done=False), location_prefix=f"{ref.shown}:",
                                     location_numbers=range(first_line, first_line + len(raws)),
-                                    invalid_utf8=invalid), len(complete)
+                                    invalid_utf8=invalid), cut
                     if at_end:
                         break
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
@@ -209,21 +214,153 @@ class FilesSource:
         yield Batch(None, [], record(done=True)), 0
 
 
-def _split_lines(data: bytes) -> tuple[list[str], list[int]]:
-    """Complete lines (without their newline) as text, and which of them were not UTF-8."""
-    body = data[:-1] if data.endswith(b"\n") else data
+def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[np.ndarray, int]:
+    """A new buffer of `head` bytes left free (for the carried start of a line) followed by up to
+    `want` bytes read from `stream` into it in place; and how many were read (0: the end)."""
+    data = np.empty(head + want, dtype=np.uint8)  # (not zeroed: every byte kept is written)
+    at = head
+    with memoryview(data) as view:
+        while at < len(data):
+            got = stream.readinto(view[at:])
+            if not got:
+                break
+            at += got
+    return data[:at], at - head
+
+
+def _fill(data: np.ndarray, carry: list[bytes]) -> None:
+    at = 0
+    for part in carry:
+        data[at:at + len(part)] = np.frombuffer(part, dtype=np.uint8)
+        at += len(part)
+
+
+# Arrow string views: 16 bytes a line, the length first; a line of up to 12 bytes is held in the
+# view itself, a longer one as its first 4 bytes, a buffer number and an offset into that buffer.
+_INLINE = 12
+
+
+class _LineSplitter:
+    """Cuts blocks of bytes into lines as Arrow string views pointing into the block (no copy)."""
+
+    def __init__(self):
+        self._newlines = np.empty(0, dtype=bool)  # scratch, reused from block to block
+
+    def newlines(self, data: np.ndarray, start: int) -> np.ndarray:
+        """Where `data` holds a newline, from `start` on."""
+        part = data[start:]
+        if len(self._newlines) < len(part):
+            self._newlines = np.empty(len(part), dtype=bool)
+        return np.flatnonzero(np.equal(part, 10, out=self._newlines[:len(part)])) + start
+
+    def split(self, block: np.ndarray, ends: np.ndarray) -> tuple[Lines, list[int]]:
+        """The lines of `block`, each ended by one of the newlines at `ends` (the last line
+        possibly not), without their newline; and which of them were not UTF-8 (held as text
+        with `\\xNN` escapes)."""
+        if not len(ends) or ends[-1] != len(block) - 1:
+            ends = np.append(ends, len(block))
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts
+        buffers = [pa.py_buffer(block)]
+        invalid: list[int] = []
+        if not _is_utf8(buffers[0], 0, len(block)):
+            invalid = _invalid_lines(buffers[0], starts, ends)
+            starts, lengths, extra = _escape_lines(block, starts, lengths, invalid)
+            buffers.append(pa.py_buffer(extra))
+        return Lines(_string_views(block, starts, lengths, buffers, invalid)), invalid
+
+
+def _string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, buffers: list[pa.Buffer],
+                  escaped: list[int]) -> pa.Array:
+    count = len(starts)
+    if len(data) >= 2 ** 31 or (len(buffers) > 1 and buffers[1].size >= 2 ** 31):
+        # Offsets in a view are 32-bit: a block this size (one enormous line) goes the slow way.
+        return pa.array([bytes(buffer[s:s + n]).decode("utf-8")
+                         for buffer, s, n in _each_line(buffers, starts, lengths, escaped)], pa.large_string())
+    views = np.zeros((count, 4), dtype=np.int32)
+    views[:, 0] = lengths
+    source = np.zeros(count, dtype=np.int32)
+    source[escaped] = 1
+    long = np.flatnonzero(lengths > _INLINE)
+    if len(long):
+        long_plain = long[source[long] == 0]
+        views[long_plain, 1] = _prefixes(data, starts[long_plain])
+        long_escaped = long[source[long] == 1]
+        if len(long_escaped):
+            extra = np.frombuffer(buffers[1], dtype=np.uint8)
+            views[long_escaped, 1] = _prefixes(extra, starts[long_escaped])
+        views[long, 2] = source[long]
+        views[long, 3] = starts[long]
+    short = np.flatnonzero(lengths <= _INLINE)
+    if len(short):
+        inline = views.view(np.uint8).reshape(count, 16)
+        for index in short:  # blank lines and stray fragments: few
+            buffer = buffers[source[index]]
+            start, length = int(starts[index]), int(lengths[index])
+            inline[index, 4:4 + length] = np.frombuffer(buffer, dtype=np.uint8)[start:start + length]
+    return pa.Array.from_buffers(pa.string_view(), count, [None, pa.py_buffer(views), *buffers])
+
+
+def _prefixes(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The first 4 bytes at each of `starts`, as little-endian int32 (what a view keeps)."""
+    word = data[starts].astype(np.uint32)
+    for shift in (1, 2, 3):
+        word |= data[starts + shift].astype(np.uint32) << np.uint32(8 * shift)
+    return word.view(np.int32)
+
+
+def _is_utf8(buffer: pa.Buffer, start: int, end: int) -> bool:
+    offsets = pa.py_buffer(np.array([start, end], dtype=np.int64))
     try:
-        return body.decode("utf-8").split("\n"), []
-    except UnicodeDecodeError:
-        pass
-    raws, invalid = [], []
-    for index, raw in enumerate(body.split(b"\n")):
-        try:
-            raws.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raws.append(raw.decode("utf-8", errors="backslashreplace"))
-            invalid.append(index)
-    return raws, invalid
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buffer]).validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def _invalid_lines(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> list[int]:
+    """Indexes of the lines that are not UTF-8: halve the block until each part is valid (a
+    newline is ASCII, so a valid part holds only valid lines) or a few lines, tried one by one
+    (so a block of nothing but Latin-1 costs a decode per line, not a halving per line)."""
+    found: list[int] = []
+    pending = [(0, len(starts))]
+    while pending:
+        first, stop = pending.pop()
+        if _is_utf8(buffer, int(starts[first]), int(ends[stop - 1])):
+            continue
+        if stop - first <= 16:
+            for index in range(first, stop):
+                try:
+                    buffer[int(starts[index]):int(ends[index])].to_pybytes().decode("utf-8")
+                except UnicodeDecodeError:
+                    found.append(index)
+            continue
+        middle = (first + stop) // 2
+        pending += [(middle, stop), (first, middle)]
+    return sorted(found)
+
+
+def _escape_lines(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                  invalid: list[int]) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """The invalid lines as text with their undecodable bytes as `\\xNN`, in a buffer of their
+    own; `starts` and `lengths` changed to point there for those lines."""
+    starts, lengths = starts.copy(), lengths.copy()
+    parts, at = [], 0
+    for index in invalid:
+        start, length = int(starts[index]), int(lengths[index])
+        text = block[start:start + length].tobytes().decode("utf-8", errors="backslashreplace").encode("utf-8")
+        parts.append(text)
+        starts[index], lengths[index] = at, len(text)
+        at += len(text)
+    return starts, lengths, b"".join(parts)
+
+
+def _each_line(buffers, starts, lengths, escaped):
+    escaped = set(escaped)
+    for index, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        yield buffers[1 if index in escaped else 0], start, length
 
 
 def _is_gzip(ref: FileRef) -> bool:

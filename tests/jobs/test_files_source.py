@@ -6,6 +6,8 @@ import gzip
 import os
 import time
 
+import pytest
+
 from jobs.ingest.run import ingest
 from tests.support.records import envelope, line, query, write_lines
 
@@ -222,3 +224,70 @@ def test_bytes_appended_after_the_pull_looked_wait_for_the_next_pull(make_config
     raws = first.raws + [raw for batch in rest for raw in batch.raws]
     assert raws == [line(joined(1))]
     assert rest[-1].position["files"][str(path.resolve())]["offset"] == len(line(joined(1))) + 1
+
+
+# -- damaged gzip files: the complete lines go in, the file is named, the run fails ------------
+
+
+def _lines(count: int) -> bytes:
+    return "".join(line(envelope(id=f"g{i}")) + "\n" for i in range(count)).encode()
+
+
+def _damaged(kind: str, payload: bytes) -> bytes:
+    whole = gzip.compress(payload)
+    if kind == "truncated":
+        return whole[: len(whole) * 2 // 3]
+    if kind == "corrupt":
+        # Two members; the second's first deflate block has the reserved block type (0b11), which
+        # no decompressor accepts: the first member's lines are all there is.
+        half = payload[: len(payload) // 2]
+        half = half[: half.rfind(b"\n") + 1]
+        second = bytearray(gzip.compress(payload[len(half):]))
+        second[10] = 0b111
+        return gzip.compress(half) + bytes(second)
+    return payload  # "not gzip": plain NDJSON under a .gz name
+
+
+@pytest.mark.parametrize("kind", ["truncated", "corrupt", "not gzip"])
+def test_a_damaged_gzip_loads_its_complete_lines_and_fails_the_run(make_config, tmp_path, kind):
+    import subprocess
+    import sys
+    import zlib
+
+    payload = _lines(20_000)
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "damaged.ndjson.gz"
+    path.write_bytes(_damaged(kind, payload))
+    # The oracle: what zlib itself can decompress of the file, cut at its last newline.
+    readable = b"" if kind == "not gzip" else zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())
+    # (one decompressobj reads one member: for "corrupt", the good first one)
+    complete = readable[: readable.rfind(b"\n") + 1].count(b"\n")
+    assert kind == "not gzip" or 0 < complete < 20_000
+
+    result = subprocess.run([sys.executable, "-m", "pulse", "--data-dir", str(tmp_path / "w"), "ingest", "--file",
+                             str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    message = result.stderr.strip().splitlines()
+    said = "not a gzip file" if kind == "not gzip" else "damaged gzip file"
+    assert len(message) == 1 and said in message[0] and "damaged.ndjson.gz" in message[0], message
+    assert "Traceback" not in result.stderr
+    config = make_config(warehouse={"data_dir": str(tmp_path / "w")})
+    assert query(config, "SELECT count(*) FROM events") == [(complete,)]
+    assert query(config, "SELECT count(*) FROM rejects") == [(0,)]  # the cut line is no record
+    # Not silent the next time either, and nothing twice.
+    again = subprocess.run(result.args, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and said in again.stderr
+    assert query(config, "SELECT count(*) FROM events") == [(complete,)]
+
+
+def test_a_gzip_still_being_written_waits_until_it_settles(make_config, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    whole = gzip.compress(_lines(5_000))
+    (folder / "growing.ndjson.gz").write_bytes(whole[: len(whole) // 2])
+    config = make_config(sources={"exports": {"kind": "files", "path": str(folder), "settle_seconds": 3600}})
+    first = ingest(config)
+    assert first.errors == [] and 0 < first.accepted < 5_000
+    (folder / "growing.ndjson.gz").write_bytes(whole)  # the writer finished the member
+    second = ingest(config)
+    assert second.errors == [] and first.accepted + second.accepted == 5_000

@@ -6,13 +6,15 @@ file that is unchanged is not opened; one that grew is read on from `offset`; on
 whose first bytes changed (rotated, replaced) is read again from the start, and the loader's
 dedupe keeps the result exact. A last line without its newline may still be being written: it
 is left for a later pull, and taken as it is once the file has not changed for `settle_seconds`
-(or did not change between two pulls).
+(or did not change between two pulls). A `.gz` that stops short is treated the same way while it
+is not settled (a member being written); once settled, or when it holds data that is not gzip
+or is corrupt, its complete lines are loaded and the source fails naming the damaged file, on
+every pull until it is replaced: never skipped in silence.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import os
 import time
@@ -182,6 +184,18 @@ class FilesSource:
                     if remaining is not None:
                         remaining -= got
                     at_end = got == 0
+                    if at_end and getattr(stream, "damage", None):
+                        # Every complete line before the damage is in (yielded above); the
+                        # unfinished one at the damage is not a record.
+                        if stream.truncated and not settled:  # perhaps still being written
+                            yield Batch(None, [], record(done=False)), 0
+                            return
+                        if stream.damage == NOT_GZIP:
+                            raise SourceError(f"{ref.shown}: not a gzip file, though named .gz; rename it to "
+                                              ".ndjson if it is plain NDJSON, or replace it with the real file")
+                        raise SourceError(
+                            f"{ref.shown}: damaged gzip file: {stream.damage} after line {line:,} (the complete "
+                            "lines before are loaded); replace it with a good copy, which is read again from the start")
                     ends = splitter.newlines(data, len(data) - got)  # (the carry holds no newline)
                     cut = int(ends[-1]) + 1 if len(ends) else 0
                     if cut == 0 and not at_end:
@@ -205,12 +219,8 @@ class FilesSource:
                                     invalid_utf8=invalid), cut
                     if at_end:
                         break
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
-            if _is_gzip(ref) and isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
-                # A .gz still being written ends early: keep what was complete, try again later.
-                yield Batch(None, [], record(done=False)), 0
-                return
-            raise SourceError(f"{ref.shown}: cannot read: {error}") from None
+        except OSError as error:
+            raise SourceError(f"{ref.shown}: cannot read: {error.strerror or error}") from None
         yield Batch(None, [], record(done=True)), 0
 
 
@@ -368,7 +378,85 @@ def _is_gzip(ref: FileRef) -> bool:
 
 
 def _open(ref: FileRef) -> BinaryIO:
-    return gzip.open(ref.path, "rb") if _is_gzip(ref) else open(ref.path, "rb")
+    return _Gunzip(ref.path) if _is_gzip(ref) else open(ref.path, "rb")
+
+
+NOT_GZIP = "not gzip data"
+
+
+class _Gunzip:
+    """A .gz file's decompressed bytes as far as they go, member after member.
+
+    Not `gzip.open`: on a damaged or truncated file it raises and loses what it had
+    decompressed of the failing read (all of a 64 MB read). Here every byte before the damage
+    is handed out, then the stream ends and `damage` says what is wrong; `truncated` tells a
+    file that merely stops (perhaps still being written) from one that holds bad data.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        self._pending = bytearray()      # decompressed, not handed out yet
+        self._raw = b""                  # compressed, not decompressed yet
+        self._member: zlib._Decompress | None = None
+        self._at_end = False
+        self._started = False            # a member has begun: the file is gzip
+        self.damage: str | None = None
+        self.truncated = False
+
+    def __enter__(self) -> _Gunzip:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _more(self) -> None:
+        """Decompress some more into `_pending`, or reach the end (noting any damage)."""
+        if not self._raw:
+            self._raw = self._file.read(self.CHUNK)
+            if not self._raw:
+                self._at_end = True
+                if self._member is not None:
+                    self.damage, self.truncated = "it ends before its end", True
+                return
+        if self._member is None:  # at the start of a member
+            if not self._raw.strip(b"\0"):
+                self._raw = b""  # zero padding after the last member, as gzip(1) allows
+                return
+            if len(self._raw) < 2:
+                self._raw += self._file.read(1)
+            if not self._raw.startswith(b"\x1f\x8b"):
+                self.damage = "something that is not gzip follows" if self._started else NOT_GZIP
+                self._at_end = True
+                return
+            self._started = True
+            self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            self._pending += self._member.decompress(self._raw, 4 * self.CHUNK)
+        except zlib.error as error:
+            self.damage = f"corrupt data ({error})"
+            self._at_end = True
+            return
+        self._raw = self._member.unconsumed_tail
+        if self._member.eof:
+            self._raw = self._member.unused_data
+            self._member = None
+
+    def readinto(self, view) -> int:
+        while len(self._pending) < len(view) and not self._at_end:
+            self._more()
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        del self._pending[:count]
+        return count
+
+    def read(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        return bytes(buffer[:self.readinto(memoryview(buffer))])
 
 
 def _skip_to(stream: BinaryIO, offset: int, ref: FileRef) -> None:

@@ -19,6 +19,8 @@ from pulse.core.config import from_dict
 from tests.analytics.helpers import build, load, rows
 from tests.analytics.reference import Reference
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 TIMEZONES = ["Australia/Sydney", "America/New_York", "UTC", "Asia/Kolkata"]
 CITIES = ["syd", "nyc", "a-b"]
 USERS = ["u1", "u2", "u3"]

@@ -7,6 +7,8 @@ test fails on any console error, any script dialog, and any request leaving 127.
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 import io
 import re
@@ -18,6 +20,8 @@ from dashboards.export import export_all
 from dashboards.ranges import Choice
 from tests.support.web import (ADMIN_PASSWORD, IMG_TITLE, LEAD_PASSWORD, SCRIPT_TITLE, Watch, browser_sign_in,
                                shot, wait_for_charts)
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 
 
 def test_sign_in_charts_range_and_csv(server, context):

@@ -25,6 +25,8 @@ from pulse.core.config import Config
 from pulse.core.warehouse import LockTimeout, open_warehouse
 from tests.support.web import (ADMIN_PASSWORD, ROOT, Server, copy_warehouse, make_config, pulse_command)
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def test_snapshot_holds_the_models_and_how_fresh_they_are(demo):
     with contextlib.closing(open_snapshot(snapshot_path(demo.config))) as snap, \

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.records import envelope, line, query
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 N = 120_000
 
 

@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 from jobs.ingest import loader
 from jobs.ingest.run import ingest
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 # --- The contract, restated (event-stream.md: "Event types" and "Field types") -------------
 
 ID, TEXT, INSTANT, COUNT, TZ, RSVP = "id", "text", "instant", "count", "tz", "rsvp"

@@ -16,6 +16,8 @@ import pytest
 
 from pulse.plugin import bundle as bundle_module
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = json.loads((ROOT / "plugin.json").read_text(encoding="utf-8"))
 

@@ -18,6 +18,8 @@ from pulse.core import config as config_module
 from pulse import demo as demo_data
 from tests.support.posters import channels, city_event, load, meetup_events, toml
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 NOW = dt.datetime.now(dt.UTC)
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,6 +18,8 @@ from pulse.web.app import create_app
 from tests.support.posters import PASSWORD, load, meetup_events
 from tests.support.web import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 NOW = dt.datetime.now(dt.UTC)
 LONG_TITLE = "Supercalifragilisticexpialidocious" * 6  # one unbroken word of 204 characters
 WIDTHS = (1280, 390)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
 from pulse.core import config as config_module
 from tests.support.demo import ENV, assert_commands_start_with_executables
 from tests.support.records import query
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 
 
 def run_demo(cwd):

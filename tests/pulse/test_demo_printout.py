@@ -18,6 +18,8 @@ from pulse.demo.run import reconciled_lines
 from tests.support.contract import TYPES, classify_files, read_lines
 from tests.support.demo import ENV, assert_commands_start_with_executables
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def test_the_counts_add_up_to_the_lines_written_and_the_commands_run_as_printed(tmp_path):
     # as `make demo` runs it: the console script, by a path inside the current folder

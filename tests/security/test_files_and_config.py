@@ -19,6 +19,8 @@ from pulse.core.storage import ensure_folder
 from tests.support.security import FORMULA_TITLES, Visitor
 from tests.support.web import pulse_command
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def _formula_safe(title: str) -> str:
     """OWASP's rule, written out: a text cell starting with = + - @ TAB or CR gets a leading '."""

@@ -15,6 +15,8 @@ from tests.fakes.local_server import LocalServer
 from tests.fakes.social_servers import SlackServer, XServer
 from tests.support.posters import SECRETS, city_event, load, meetup_events
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 class Redirector(LocalServer):
     """Answers every request with `status` and a Location on `target` (same path)."""

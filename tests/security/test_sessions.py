@@ -3,12 +3,16 @@ ends, "sign out everywhere" does, and so do a new password and removing the pers
 
 from __future__ import annotations
 
+import pytest
+
 import contextlib
 import sqlite3
 import subprocess
 
 from tests.support.security import PASSWORD, Visitor
 from tests.support.web import pulse_command
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 
 
 def _age_sessions(target, email: str, **seconds) -> None:

@@ -13,6 +13,8 @@ import pytest
 from tests.support.security import PASSWORD, Visitor
 from tests.support.web import Server
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def test_forty_parallel_guesses_get_five_checks(server, target):
     target.people.add("parallel@sydney.example", "lead", ["sydney"], password=PASSWORD)

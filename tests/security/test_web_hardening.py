@@ -17,6 +17,8 @@ from posters.slack_approvals import signature
 from tests.support.security import PASSWORD, Visitor, security_events
 from tests.support.web import Server
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def _raw(server, method: str, path: str, headers: dict | None = None, body: bytes = b"") -> http.client.HTTPResponse:
     """A request exactly as given (Host header, bytes), which requests would tidy up."""

@@ -13,6 +13,8 @@ from pulse.web.app import create_app
 from tests.support.security import PASSWORD, Visitor
 from tests.support.web import ARTIFACTS, IMG_TITLE, SCRIPT_TITLE, SECRET
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+
 
 def test_another_city_and_no_city_look_the_same(server):
     lead = Visitor(server.url, "192.0.2.90")

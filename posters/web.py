@@ -195,10 +195,7 @@ def post_view(store: PostStore, config: Config, post: Post, now: dt.datetime, pu
     kind = kind_of(post.channel)
     channel_config = channel_configs(config).get((post.city, post.channel))
     where = known_where(store, channel_config) if channel_config is not None else f"{kind.label} (not configured)"
-    if post.channel == "slack":
-        preview = previews.slack_html(post.text)
-    else:
-        preview = previews.plain_html(post.text)
+    preview = kind.preview_html(post.text)
     card = previews.link_card(post.content["link"]) if post.content.get("link") else Markup("")
     view = PostView(post=post, label=KIND_LABELS.get(post.kind, post.kind), channel_label=kind.label, where=where,
                     state_label=STATE_LABELS.get(post.state, post.state), when=_when(post, now, published.get(post.id)),

@@ -210,6 +210,12 @@ class ChannelKind:
         """The words of a post as a person reads and edits them (no channel escaping)."""
         return text
 
+    def preview_html(self, text: str):
+        """The post's words as the channel will show them, as safe HTML for the queue."""
+        from posters import previews
+
+        return previews.plain_html(text)
+
     def edited(self, content: dict, plain: str) -> tuple[str, dict]:
         """(text, payload) after a person rewrote the words in plain text (the channel's escaping
         is done here); DraftError when the channel cannot take them."""

@@ -97,6 +97,12 @@ class SlackKind(ChannelKind):
                           channel=f"a Slack section ({SECTION_LIMIT} characters)")
         return text, content_of(text)
 
+    def preview_html(self, text: str):
+        """Slack's mrkdwn rendered (bold, links, :emoji:), everything else inert."""
+        from posters import previews
+
+        return previews.slack_html(text)
+
     def plain_text(self, text: str) -> str:
         # What a person reads: no entities, the emoji themselves (Slack shows both forms alike).
         return emojize(unescape(text))

@@ -77,10 +77,8 @@ def plan_post(w: World, tp: int, ci: int, special: str | None) -> None:
     now_ms, buckets, next_seq, new_visitor = w.now_ms, w.buckets, w.next_seq, w.new_visitor
     referrers = words.REFERRERS
     for _ in range(nviews):
-        if rnd() < 0.85:
-            t = tp + int(expo(1.0) * 2 * DAY_MS)
-        else:
-            t = tp + int(expo(1.0) * 20 * DAY_MS)
+        # (the condition draws first, as it always has: the same seed gives the same stream)
+        t = tp + int(expo(1.0) * 2 * DAY_MS) if rnd() < 0.85 else tp + int(expo(1.0) * 20 * DAY_MS)
         r = rnd()
         data = {"post_id": pid}
         if r < 0.35 and vis:

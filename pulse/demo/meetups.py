@@ -166,10 +166,7 @@ def plan_meetup(w: World, tc: int, ts: int, ci: int, kind: str, moved_to: int | 
         put(t, "event:rsvp", ci, {"event_id": mid, "user_id": u, "status": st})
         if rnd() < 0.12:  # changes their mind later
             t2 = t + 1000 + int((end - t) * rnd())
-            if st == "going":
-                st = "not_going" if rnd() < 0.7 else "waitlist"
-            else:
-                st = "going"
+            st = ("not_going" if rnd() < 0.7 else "waitlist") if st == "going" else "going"
             put(t2, "event:rsvp", ci, {"event_id": mid, "user_id": u, "status": st})
         (going if st == "going" else rest).append(u)
 

@@ -80,9 +80,9 @@ def test_the_wait_is_bounded(make_config):
     config = make_config(warehouse={"lock_timeout_seconds": 0.5})
     holder = _hold_writer(config, 5)
     try:
-        with pytest.raises(LockTimeout, match="still in use by another pulse process: pid"):
-            with open_warehouse(config, write=False, on_wait=lambda message: None):
-                pass
+        with pytest.raises(LockTimeout, match="still in use by another pulse process: pid"), \
+                open_warehouse(config, write=False, on_wait=lambda message: None):
+            pass
     finally:
         holder.kill()
         holder.wait()

@@ -18,7 +18,8 @@ import json
 import logging
 import random as _random
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import tenacity

@@ -16,7 +16,8 @@ an outbox filled by plain concurrent `nextval()` inserts would need a settle del
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 

@@ -29,6 +29,7 @@ import duckdb
 
 from analytics import refresh
 from pulse.core.config import Config
+from pulse.core.instants import duration
 from pulse.core.warehouse import LockTimeout, database_path, open_warehouse
 
 SNAPSHOT_NAME = "dashboard.duckdb"
@@ -82,7 +83,7 @@ class Freshness:
         if self.last_ingest_at is None:
             reasons.append("No ingest has completed yet.")
         elif now - self.last_ingest_at > stale_after:
-            reasons.append(f"The last ingest finished {_ago(now - self.last_ingest_at)} ago.")
+            reasons.append(f"The last ingest finished {duration(now - self.last_ingest_at)} ago.")
         if self.last_run_status in ("failed", "interrupted"):
             reasons.append(f"The most recent ingest run {self.last_run_status}.")
         return reasons
@@ -262,15 +263,6 @@ def use_snapshot(con: duckdb.DuckDBPyConnection) -> None:
 def read_freshness(con: duckdb.DuckDBPyConnection) -> Freshness:
     row = con.execute("SELECT * FROM dashboard_meta").fetchall()[0]
     return Freshness(*row)
-
-
-def _ago(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds // 3600} hours"
-    return f"{max(1, seconds // 60)} minutes"
 
 
 class SnapshotReader:

@@ -130,6 +130,8 @@ def _snapshot(config: Config, health: Health, now: datetime) -> None:
         last = run.last_completed_at if run else None
         health.sources.append(SourceStatus(source.name, last, now - last if last else None,
                                            run.last_status if run else None))
+    if not config.alerts.configured:
+        return  # nothing to check (and the alerts' figures code is not even loaded)
     try:
         from dashboards.alerts import active_alerts
 

@@ -206,19 +206,19 @@ def execute(name: str, config: Config, *, trigger: str = "run",
     path = history.lock_path(config, name)
     try:
         with locks.hold(path, purpose=f"job {name}", timeout=0,
-                        busy_message=lambda holder: f"{name} is already running: {holder}"):
-            with history.history(config) as store:
-                for killed in store.settle_killed():
-                    log.warning("%s: the run started %s (pid %s on %s) was killed before it finished; marked killed",
-                                killed.job, killed.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), killed.pid, killed.host,
-                                extra={"fields": {"job": killed.job, "event": "killed", "run_id": killed.id}})
-                run_id = store.start(name, trigger)
-                if on_started is not None:
-                    on_started(run_id)
-                outcome = _run(job, config, run_id)
-                store.finish(run_id, outcome.outcome, line=outcome.line if outcome.ok else None,
-                             counts=outcome.counts, error=None if outcome.ok else outcome.line)
-                return outcome
+                        busy_message=lambda holder: f"{name} is already running: {holder}"), \
+                history.history(config) as store:
+            for killed in store.settle_killed():
+                log.warning("%s: the run started %s (pid %s on %s) was killed before it finished; marked killed",
+                            killed.job, killed.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), killed.pid, killed.host,
+                            extra={"fields": {"job": killed.job, "event": "killed", "run_id": killed.id}})
+            run_id = store.start(name, trigger)
+            if on_started is not None:
+                on_started(run_id)
+            outcome = _run(job, config, run_id)
+            store.finish(run_id, outcome.outcome, line=outcome.line if outcome.ok else None,
+                         counts=outcome.counts, error=None if outcome.ok else outcome.line)
+            return outcome
     except locks.LockBusy as busy:
         raise JobBusy(str(busy), busy.holder) from None
     except OSError as error:  # the lock file itself: the data folder is not usable

@@ -17,8 +17,9 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 import click
 
@@ -185,7 +186,7 @@ class JsonLines(logging.Formatter):
     event, seconds, counts, ...). A dozen lines of the standard library: no dependency needed."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
                  .replace("+00:00", "Z"), "level": record.levelname.lower(), "message": record.getMessage()}
         entry.update(getattr(record, "fields", None) or {})
         if record.exc_info and record.levelno <= logging.DEBUG:

@@ -133,12 +133,14 @@ class JobHistory:
                         "WHERE id = ? AND outcome = 'running'",
                         [iso(now_utc()), outcome, line, json.dumps(counts or {}, sort_keys=True), error, run_id])
 
-    def settle_killed(self) -> list[Run]:
-        """Mark *killed* every running row whose job's lock nobody holds; returns those runs."""
+    def settle_killed(self, holding: str | None = None) -> list[Run]:
+        """Mark *killed* every running row whose job's lock nobody holds; returns those runs.
+        `holding`: the job whose lock the caller holds (its running rows are all dead: before
+        this run started, nobody else held the lock)."""
         found = []
         for row in self._con.execute("SELECT * FROM job_runs WHERE outcome = 'running' ORDER BY id").fetchall():
             run = Run.from_row(row)
-            if is_locked(lock_path(self.config, run.job)):
+            if run.job != holding and is_locked(lock_path(self.config, run.job)):
                 continue
             error = (f"pid {run.pid} on {run.host} ended without finishing (killed: SIGKILL, out of memory, "
                      "a reboot?); the next run goes on from what was committed")

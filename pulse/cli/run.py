@@ -8,14 +8,22 @@ or another process kept the warehouse past `warehouse.lock_timeout_seconds`: try
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
 
 import click
 
 from pulse.cli.common import LOG_FORMATS, configure_logging, load_config
 from pulse.core import registry
+
+
+STOP_WAIT_SECONDS = 10.0
+"""After SIGTERM, how long a job may take to wind down (its transactions roll back) before the
+process records it *interrupted* and exits anyway."""
 
 
 class _JobName(click.ParamType):
@@ -52,12 +60,33 @@ def run_command(ctx: click.Context, job: str, verbose: bool, log_format: str) ->
     log = logging.getLogger("pulse.jobs")
     config = load_config(ctx)
 
+    current: dict = {}
+
+    def hard_stop(name: str) -> None:
+        # The job did not unwind in time (a thread stuck in a network call): record it and go.
+        from jobs.history import history
+
+        with contextlib.suppress(Exception), history(config) as store:
+            if "run_id" in current:
+                store.finish(current["run_id"], "interrupted",
+                             error=f"stopped by {name}; it did not wind down within {STOP_WAIT_SECONDS:g} s")
+        log.warning("%s: stopped by %s; it did not wind down within %g s", job, name, STOP_WAIT_SECONDS,
+                    extra={"fields": {"job": job, "event": "interrupted"}})
+        os._exit(1)
+
     def stop(number, _frame):
-        raise Interrupted(f"stopped by {signal.Signals(number).name}")
+        name = signal.Signals(number).name
+        if current.get("stopping"):
+            return
+        current["stopping"] = True
+        timer = threading.Timer(STOP_WAIT_SECONDS, hard_stop, [name])
+        timer.daemon = True
+        timer.start()
+        raise Interrupted(f"stopped by {name}")
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        outcome = execute(job, config, trigger="run")
+        outcome = execute(job, config, trigger="run", on_started=lambda run_id: current.update(run_id=run_id))
     except JobBusy as busy:
         log.error("%s: not started: %s", job, busy, extra={"fields": {"job": job, "event": "busy",
                                                                      "holder": busy.holder, "exit_code": EXIT_BUSY}})

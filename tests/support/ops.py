@@ -62,3 +62,28 @@ def feed_toml(data_dir: Path, feed_url: str, *, page_size: int = 50, extra: str 
     return (f'[warehouse]\ndata_dir = "{data_dir}"\nlock_timeout_seconds = 60\n'
             f'[sources.platform]\nkind = "feed"\nurl = "{feed_url}"\ntoken_env = "FEED_TOKEN"\n'
             f'page_size = {page_size}\nmax_retries = 0\ntimeout_seconds = 60\n{extra}')
+
+
+class Lines:
+    """A process's stderr (or stdout) read line by line in a thread, to wait for what it says."""
+
+    def __init__(self, stream):
+        import threading
+
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def matching(self, text: str) -> list[str]:
+        return [line for line in list(self.lines) if text in line]
+
+    def wait(self, text: str, count: int = 1, timeout: float = 60) -> list[str]:
+        return wait_for(lambda: len(self.matching(text)) >= count and self.matching(text), timeout,
+                        what=f"{count} line(s) with {text!r} (so far: {self.lines[-5:]})")
+
+    def close(self, timeout: float = 10) -> None:
+        self._thread.join(timeout)

@@ -107,10 +107,12 @@ def backup(config: Config, folder: Path, *, on_wait=None) -> BackupReport:
     ensure_folder(folder, what="backup folder")
     report = BackupReport(folder)
     try:
-        for store in stores(config):
-            report.files.append(_copy_store(store, folder / store.name))
+        # The warehouse first (it may wait for an ingest or build to finish), then the stores:
+        # the job history then has that run finished, as the warehouse has its work.
         if database_path(config).exists():
             report.tables = _copy_warehouse(config, folder, report, on_wait=on_wait)
+        for store in stores(config):
+            report.files.append(_copy_store(store, folder / store.name))
         manifest = {"format": FORMAT, "pulse": metadata.version("pulse"), "created_at": format_instant(now_utc()),
                     "data_dir": str(config.data_dir), "files": report.files, "warehouse_tables": report.tables}
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -203,17 +205,22 @@ def verify(folder: Path) -> dict:
     return manifest
 
 
+def _refuse_running_jobs(data: Path) -> None:
+    busy = sorted(p.name.removeprefix("job-").removesuffix(".lock") for p in data.glob("job-*.lock")
+                  if history.is_locked(p))
+    if busy:
+        raise BackupError(f"job {', '.join(busy)} is running; stop `pulse scheduler` and cron's `pulse run` "
+                          "(and `pulse serve`) before restoring")
+
+
 def restore(config: Config, folder: Path, *, on_wait=None) -> RestoreReport:
     """Put a verified backup in place of the data folder's warehouse and stores."""
     folder = Path(folder).resolve()
     manifest = verify(folder)
     data = ensure_folder(config.data_dir)
+    _refuse_running_jobs(data)  # before waiting for the warehouse: a running job would only be waited for
     with hold_lock(config, exclusive=True, purpose="restore", on_wait=on_wait):
-        busy = sorted(p.name.removeprefix("job-").removesuffix(".lock") for p in data.glob("job-*.lock")
-                      if history.is_locked(p))
-        if busy:
-            raise BackupError(f"job {', '.join(busy)} is running; stop `pulse scheduler` and cron's `pulse run` "
-                              "(and `pulse serve`) before restoring")
+        _refuse_running_jobs(data)
         names = [entry["name"] for entry in manifest["files"]]
         replaced = [data / name for name in names] + [data / f"{n}{s}" for n in names for s in ("-wal", "-shm")]
         replaced += [data / (DATABASE_NAME + ".wal"), data / "dashboard.duckdb"]
@@ -238,6 +245,10 @@ def restore(config: Config, folder: Path, *, on_wait=None) -> RestoreReport:
             if expected and tables != expected:
                 raise BackupError(f"{data / DATABASE_NAME}: restored, but its tables do not count what the backup "
                                   f"recorded; the files it replaced are in {aside}")
+    if (data / history.FILE_NAME).exists():
+        with history.history(config) as store:
+            store.interrupt_running("it was running when the backup was taken; what it had committed then is "
+                                    "in the restored data, and the next run goes on from there")
     if (data / DATABASE_NAME).exists():
         from dashboards import snapshot
 

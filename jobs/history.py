@@ -152,6 +152,13 @@ class JobHistory:
                 found.append(self.get(run.id))
         return found
 
+    def interrupt_running(self, why: str) -> int:
+        """Mark every running row *interrupted* (after a restore: those runs were going on in the
+        data folder the backup was taken from, not in this one); returns how many."""
+        with sqlite.transaction(self._con) as con:
+            return con.execute("UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? "
+                               "WHERE outcome = 'running'", [iso(now_utc()), why]).rowcount
+
     def get(self, run_id: int) -> Run:
         return Run.from_row(self._con.execute("SELECT * FROM job_runs WHERE id = ?", [run_id]).fetchone())
 

@@ -103,7 +103,11 @@ def backup(config: Config, folder: Path, *, on_wait=None) -> BackupReport:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BackupError(f"{folder}: exists and is not an empty folder; give a new folder for each backup")
     if not config.data_dir.is_dir():
+        if any(part.exists() and not part.is_dir() for part in [config.data_dir, *config.data_dir.parents]):
+            ensure_folder(config.data_dir)  # says which: a file in the way, or in its path
         raise BackupError(f"data folder {config.data_dir}: does not exist; nothing to back up")
+    if not database_path(config).exists() and not stores(config):
+        raise BackupError(f"data folder {config.data_dir}: holds no warehouse and no stores; nothing to back up")
     ensure_folder(folder, what="backup folder")
     report = BackupReport(folder)
     try:

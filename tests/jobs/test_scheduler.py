@@ -19,11 +19,11 @@ def test_jobs_are_scheduled_on_their_crontab_times(make_config):
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"refresh", "publish", "digest"}
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
-    start = dt.datetime(2026, 3, 5, 10, 7, tzinfo=dt.timezone.utc)
-    assert jobs["refresh"].trigger.get_next_fire_time(None, start) == dt.datetime(2026, 3, 5, 10, 15, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 3, 5, 10, 7, tzinfo=dt.UTC)
+    assert jobs["refresh"].trigger.get_next_fire_time(None, start) == dt.datetime(2026, 3, 5, 10, 15, tzinfo=dt.UTC)
     # 03:05 in Sydney (+11:00 in March) is 16:05 UTC the day before.
-    assert jobs["publish"].trigger.get_next_fire_time(None, start).astimezone(dt.timezone.utc) == \
-        dt.datetime(2026, 3, 5, 16, 5, tzinfo=dt.timezone.utc)
+    assert jobs["publish"].trigger.get_next_fire_time(None, start).astimezone(dt.UTC) == \
+        dt.datetime(2026, 3, 5, 16, 5, tzinfo=dt.UTC)
 
 
 def test_an_empty_crontab_means_never(make_config):
@@ -57,7 +57,7 @@ def test_crontab_weekdays_are_read_as_cron_reads_them(make_config, weekday, expe
     # cron: 0 and 7 are Sunday, 1 is Monday (APScheduler's own numbers start at Monday = 0).
     config = make_config(schedule={"refresh": f"0 9 * * {weekday}"})
     [job] = [job for job in make_scheduler(config).get_jobs() if job.id == "refresh"]
-    moment, days = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc), set()
+    moment, days = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), set()
     for _ in range(14):
         moment = job.trigger.get_next_fire_time(None, moment + dt.timedelta(seconds=1))
         days.add(moment.strftime("%A"))

@@ -34,7 +34,7 @@ def test_verbose_tells_each_step_and_json_lines_parse(tmp_path, feed, feed_env):
     assert verbose.returncode == 0 and verbose.stdout == ""
     lines = verbose.stderr.splitlines()
     assert lines[0] == "pulse: refresh: started"
-    assert lines[-1].startswith(f"pulse: refresh: done in ") and f"accepted {EVENTS}, duplicates 0" in lines[-1]
+    assert lines[-1].startswith("pulse: refresh: done in ") and f"accepted {EVENTS}, duplicates 0" in lines[-1]
     as_json = pulse("run", "build", "--verbose", "--log-format", "json", cwd=tmp_path)
     records = [json.loads(line) for line in as_json.stderr.splitlines()]
     assert [r["event"] for r in records] == ["started", "ok"]

@@ -79,5 +79,5 @@ def test_once_runs_a_job_and_exits_with_its_outcome(tmp_path, feed, feed_env):
     data = tmp_path / "data"
     (tmp_path / "pulse.toml").write_text(feed_toml(data, feed.url))
     result = pulse("scheduler", "--once", "ingest", cwd=tmp_path)
-    assert result.returncode == 0 and f"ingest: done in " in result.stderr
+    assert result.returncode == 0 and "ingest: done in " in result.stderr
     assert [(row["job"], row["trigger"], row["outcome"]) for row in job_runs(data)] == [("ingest", "once", "ok")]

@@ -56,10 +56,20 @@ class Interrupted(BaseException):
     """Raised in the job's thread when the process is asked to stop (SIGTERM, SIGINT)."""
 
 
-@dataclass(frozen=True)
-class JobResult:
-    line: str
-    counts: dict = field(default_factory=dict)
+class JobResult(str):
+    """What a job did: its one line (a JobResult is that `str`, so callers that read a job's line
+    go on working), with its counts for the job history."""
+
+    counts: dict
+
+    def __new__(cls, line: str, counts: dict | None = None):
+        result = super().__new__(cls, line)
+        result.counts = dict(counts or {})
+        return result
+
+    @property
+    def line(self) -> str:
+        return str(self)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import click
@@ -24,8 +26,6 @@ def scheduler(ctx: click.Context, once: tuple[str, ...], log_format: str) -> Non
     SIGTERM a running job finishes first ([schedule] stop_grace_seconds), then exit 0.
     For cron instead: `pulse run refresh`, `pulse run publish`.
     """
-    import logging
-
     from jobs.runner import jobs, run_job
 
     config = load_config(ctx)
@@ -42,8 +42,6 @@ def scheduler(ctx: click.Context, once: tuple[str, ...], log_format: str) -> Non
     if code:
         # A job thread that would not finish in the grace period is not waited for.
         sys.stderr.flush()
-        import os
-
         os._exit(code)
     sys.exit(0)
 

@@ -126,8 +126,14 @@ def load_config(ctx: click.Context) -> config_module.Config:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """End the command with one line on stderr, no traceback."""
-    click.echo(f"pulse: {message}", err=True)
+    """End the command with one line on stderr, no traceback (through the command's own
+    reporter when it set one, e.g. `pulse run --log-format json`: a JSON line)."""
+    ctx = click.get_current_context(silent=True)
+    report = (ctx.find_root().obj or {}).get("report") if ctx is not None else None
+    if report is not None:
+        report(message, code)
+    else:
+        click.echo(f"pulse: {message}", err=True)
     sys.exit(code)
 
 

@@ -58,6 +58,9 @@ def run_command(ctx: click.Context, job: str, verbose: bool, log_format: str) ->
 
     configure_logging(log_format, level=logging.DEBUG if verbose else logging.WARNING)
     log = logging.getLogger("pulse.jobs")
+    # Whatever ends this command early (a bad config, the data folder) is a log line too.
+    ctx.find_root().obj["report"] = lambda message, code: log.error(
+        "%s", message, extra={"fields": {"job": job, "event": "failed", "exit_code": code}})
     config = load_config(ctx)
 
     current: dict = {}
@@ -91,6 +94,9 @@ def run_command(ctx: click.Context, job: str, verbose: bool, log_format: str) ->
         log.error("%s: not started: %s", job, busy, extra={"fields": {"job": job, "event": "busy",
                                                                      "holder": busy.holder, "exit_code": EXIT_BUSY}})
         sys.exit(EXIT_BUSY)
+    except Interrupted as stop:  # before the job itself started
+        log.warning("%s: not started: %s", job, stop, extra={"fields": {"job": job, "event": "interrupted"}})
+        sys.exit(1)
     sys.exit(outcome.exit_code)
 
 

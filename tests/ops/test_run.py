@@ -138,3 +138,16 @@ def test_sigterm_stops_a_run_and_records_it_interrupted(tmp_path, feed, feed_env
     assert "ingest: stopped by SIGTERM; it did not wind down within 10 s" in run.stderr.read()
     [row] = job_runs(data)
     assert (row["outcome"], row["error"]) == ("interrupted", "stopped by SIGTERM; it did not wind down within 10 s")
+
+
+def test_with_json_logs_even_an_early_failure_is_a_json_line(tmp_path):
+    (tmp_path / "pulse.toml").write_text('[warehouse]\nthreads = "many"\n')
+    bad = pulse("run", "build", "--log-format", "json", cwd=tmp_path)
+    [record] = [json.loads(line) for line in bad.stderr.splitlines()]
+    assert bad.returncode == 2 and record["exit_code"] == 2 and record["level"] == "error"
+    assert record["message"] == "config: warehouse.threads: expected an integer, got str 'many'"
+    (tmp_path / "pulse.toml").write_text("")
+    (tmp_path / "blocked").write_text("a file")
+    blocked = pulse("--data-dir", "blocked/data", "run", "build", "--log-format", "json", cwd=tmp_path)
+    [record] = [json.loads(line) for line in blocked.stderr.splitlines()]
+    assert blocked.returncode == 1 and "part of the path is a file, not a folder" in record["message"]

@@ -25,7 +25,7 @@ import os
 import socket
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +36,9 @@ from pulse.core.storage import StorageError, describe
 from pulse.core.warehouse import data_folder
 
 FILE_NAME = "jobs.sqlite"
+KEEP_DAYS = 90
+"""How long a finished run stays in the history (a refresh every 15 minutes and a publish every 5
+make about 40,000 rows in that time: still a few megabytes)."""
 OUTCOMES = ("running", "ok", "failed", "interrupted", "killed")
 PROBLEMS = ("failed", "killed")
 """Outcomes of a last run that need a person (`pulse status` exits 1). An *interrupted* run was
@@ -117,11 +120,15 @@ class JobHistory:
         self.close()
 
     def start(self, job: str, trigger: str = "run") -> int:
-        """Record a run of `job` as running (call it holding the job's lock); returns its id."""
+        """Record a run of `job` as running (call it holding the job's lock); returns its id.
+        Runs that finished more than KEEP_DAYS ago are let go of at the same time."""
+        now = now_utc()
         with sqlite.transaction(self._con) as con:
+            con.execute("DELETE FROM job_runs WHERE outcome != 'running' AND finished_at < ?",
+                        [iso(now - timedelta(days=KEEP_DAYS))])
             cursor = con.execute(
                 "INSERT INTO job_runs (job, started_at, outcome, host, pid, trigger) VALUES (?, ?, 'running', ?, ?, ?)",
-                [job, iso(now_utc()), socket.gethostname(), os.getpid(), trigger])
+                [job, iso(now), socket.gethostname(), os.getpid(), trigger])
             return cursor.lastrowid
 
     def finish(self, run_id: int, outcome: str, *, line: str | None = None, counts: dict | None = None,

@@ -81,3 +81,51 @@ def test_once_runs_a_job_and_exits_with_its_outcome(tmp_path, feed, feed_env):
     result = pulse("scheduler", "--once", "ingest", cwd=tmp_path)
     assert result.returncode == 0 and "ingest: done in " in result.stderr
     assert [(row["job"], row["trigger"], row["outcome"]) for row in job_runs(data)] == [("ingest", "once", "ok")]
+
+
+def test_runs_missed_while_stopped_collapse_into_one(tmp_path, feed, feed_env):
+    data = tmp_path / "data"
+    (tmp_path / "pulse.toml").write_text(feed_toml(data, feed.url, extra=SCHEDULE))
+    scheduler = start("scheduler", cwd=tmp_path)
+    log = Lines(scheduler.stderr)
+    try:
+        log.wait("ingest: done in ", count=2)
+        wait_for(lambda: log.lines[-1].split(" ", 2)[2].startswith("next ingest at "), what="an idle moment")
+        scheduler.send_signal(signal.SIGSTOP)  # as a suspended VM or a laptop lid: four ticks go by
+        time.sleep(4.5)
+        before = len(log.matching("ingest: started"))
+        scheduler.send_signal(signal.SIGCONT)
+        log.wait("ingest: started", count=before + 1)
+        time.sleep(1.2)
+        # The four missed ticks are one run, and the next regular tick perhaps another: not five.
+        assert 1 <= len(log.matching("ingest: started")) - before <= 2
+        assert not log.matching("still running")  # collapsed, not tried and refused one by one
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=30) == 0
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+
+
+def test_a_job_longer_than_the_grace_is_cut_and_recorded_interrupted(tmp_path, feed, feed_env):
+    data = tmp_path / "data"
+    grace = SCHEDULE.replace("stop_grace_seconds = 60", "stop_grace_seconds = 1")
+    (tmp_path / "pulse.toml").write_text(feed_toml(data, feed.url, extra=grace))
+    feed.delay(30)
+    scheduler = start("scheduler", cwd=tmp_path)
+    log = Lines(scheduler.stderr)
+    try:
+        wait_for(lambda: len(feed.requests) >= 1, what="the slow request")
+        began = time.monotonic()
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=30) == 1
+        assert time.monotonic() - began < 5
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+    log.close()
+    assert log.lines[-1].endswith("ingest: did not finish within the grace period; cut (recorded interrupted)")
+    [run] = job_runs(data)
+    assert run["outcome"] == "interrupted" and run["error"].startswith("the scheduler stopped after ")
+    # The next start finds nothing to mark: the cut run was recorded on the way out.
+    assert pulse("run", "ingest", cwd=tmp_path).stderr == ""

@@ -120,13 +120,13 @@ def _clock(moment: datetime | None, timezone: str) -> str:
 
 @dataclass
 class _Running:
-    thread: threading.Thread
     started: float
     run_id: int | None = None
 
 
 class Scheduler:
-    """The jobs of `[schedule]` on their triggers, until `stop()` (or a signal in `run_forever`)."""
+    """The jobs of `[schedule]` on their triggers: `start()`, then `request_stop()` (a signal, in
+    `run_forever`) and `wait_and_stop()`."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -141,7 +141,7 @@ class Scheduler:
         if self._stopping.is_set():
             return
         with self._lock:
-            info = self._running[name] = _Running(threading.current_thread(), time.monotonic())
+            info = self._running[name] = _Running(time.monotonic())
         try:
             execute(name, self.config, trigger="scheduler",
                     on_started=lambda run_id: setattr(info, "run_id", run_id))

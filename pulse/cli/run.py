@@ -94,8 +94,8 @@ def run_command(ctx: click.Context, job: str, verbose: bool, log_format: str) ->
         log.error("%s: not started: %s", job, busy, extra={"fields": {"job": job, "event": "busy",
                                                                      "holder": busy.holder, "exit_code": EXIT_BUSY}})
         sys.exit(EXIT_BUSY)
-    except Interrupted as stop:  # before the job itself started
-        log.warning("%s: not started: %s", job, stop, extra={"fields": {"job": job, "event": "interrupted"}})
+    except Interrupted as stopped:  # before the job itself started
+        log.warning("%s: not started: %s", job, stopped, extra={"fields": {"job": job, "event": "interrupted"}})
         sys.exit(1)
     sys.exit(outcome.exit_code)
 

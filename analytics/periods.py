@@ -11,6 +11,12 @@ PERIODS = ("day", "week", "month")
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+"""The dates a command-line range may take: far enough apart for any real platform, well inside
+what Python's dates and the periods and timezones around a range can hold (a `--to 9999-12-31`
+asks for the period after December 9999)."""
+
 
 def parse_date(text: str | date, what: str = "date") -> date:
     """A local date written `YYYY-MM-DD` (nothing else: Python alone would also take `20260305`)."""
@@ -24,6 +30,14 @@ def parse_date(text: str | date, what: str = "date") -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{what}: {text!r} is not a real date") from None
+
+
+def check_bounds(day: date, what: str = "date") -> date:
+    """`day`, or a ValueError when it is outside FIRST_DAY..LAST_DAY."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{what}: {day.isoformat()} is outside the dates Pulse handles "
+                         f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}); give a date in that range")
+    return day
 
 
 def check_period(period: str) -> str:

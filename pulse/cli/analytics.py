@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import sys
-
 import click
 
-from pulse.cli.common import FORMATS, default_format, fail, load_config, run_guarded
+from pulse.cli.common import FORMATS, default_format, fail, load_config, run_guarded, utf8_stdout
 from pulse.core import registry
 from pulse.core.output import terminal_width
 
@@ -70,11 +67,11 @@ def _period(command):
 
 def _check(start, end, period=None) -> None:
     """Malformed dates, a reversed range or an unknown period: one line, exit 2, before any I/O."""
-    from analytics.periods import check_period, parse_date
+    from analytics.periods import check_bounds, check_period, parse_date
 
     try:
-        first = parse_date(start, "--from") if start is not None else None
-        last = parse_date(end, "--to") if end is not None else None
+        first = check_bounds(parse_date(start, "--from"), "--from") if start is not None else None
+        last = check_bounds(parse_date(end, "--to"), "--to") if end is not None else None
         if period is not None:
             check_period(period)
     except ValueError as error:
@@ -101,12 +98,8 @@ def _show(ctx: click.Context, fmt: str | None, no_build: bool, query) -> None:
         fail(str(error), code=2)
     chosen = fmt or default_format()
     # UTF-8 whatever the locale says: text leaves exactly as the platform sent it.
-    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
-    try:
+    with utf8_stdout() as out:
         formatting.write(frame, chosen, out, width=terminal_width() if chosen == "table" else None)
-        out.flush()
-    finally:
-        out.detach()
 
 
 @metrics_group.command("cities")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,7 +93,9 @@ def serve(ctx, host, port, threads, workers, refresh_seconds, stale_after_hours,
     try:
         run_guarded(start)
     except OSError as error:
-        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        hint = ("choose another --port, or stop what listens there" if error.errno == errno.EADDRINUSE
+                else "check --host and --port")
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}; {hint}")
     except KeyboardInterrupt:
         pass
 

@@ -7,13 +7,14 @@ import click
 from pulse.core import registry
 
 from pulse.cli.common import load_config, run_guarded
-from pulse.demo import run_demo
 
 
 @click.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Run the whole pipeline on generated data, in <data-dir>/demo (recreated each time)."""
+    from pulse.demo import run_demo
+
     config = load_config(ctx)
     run_guarded(lambda: run_demo(config, say=click.echo))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 
 from pulse.core import registry
+from pulse.core.output import printable
 
 from pulse.cli.common import FORMATS, default_format, emit, fail, load_config, run_guarded
 
@@ -90,7 +92,7 @@ def rejects(ctx: click.Context, limit: int | None, reason: str | None, source_na
     if source_name:
         where.append("source_name = ?")
         params.append(source_name)
-    sql = "SELECT location, reason, raw FROM rejects"
+    sql = "SELECT location, reason, raw, source_name FROM rejects"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY run_id DESC, rowid DESC"
@@ -101,10 +103,52 @@ def rejects(ctx: click.Context, limit: int | None, reason: str | None, source_na
         with open_warehouse(config, write=False, purpose="rejects") as con:
             return con.execute(sql, params).fetchall()
 
-    rows = list(reversed(run_guarded(read)))
-    emit(REJECT_COLUMNS, rows, fmt)
-    if (fmt or default_format()) == "table":
-        click.echo(f"({len(rows)} rejects)", err=True)
+    found = list(reversed(run_guarded(read)))
+    if (fmt or default_format()) != "table":
+        emit(REJECT_COLUMNS, [row[:3] for row in found], fmt)
+        return
+    # For a person: each file named from its source's folder (said once, below the table).
+    folders = _source_folders(found)
+    rows = [(_within(location, folders.get(source)), reason, raw) for location, reason, raw, source in found]
+    emit(REJECT_COLUMNS, rows, "table")
+    note = f"({len(rows)} rejects"
+    if len(folders) == 1:
+        note += f"; paths relative to {next(iter(folders.values()))}"
+    elif folders:
+        note += "; paths relative to each source's folder: " + ", ".join(
+            f"{name} {folder}" for name, folder in sorted(folders.items()))
+    click.echo(printable(note + ")"), err=True)
+
+
+def _path_of(location: str) -> str | None:
+    """The file of a `PATH:LINE` location (None for `feed:...`, `outbox:...`)."""
+    path, _, line = location.rpartition(":")
+    return path if line.isdigit() and os.sep in path else None
+
+
+def _source_folders(found) -> dict[str, str]:
+    """Source name → the folder its rejected files are all in (sources whose locations are files)."""
+    paths: dict[str, list[str]] = {}
+    for location, _, _, source in found:
+        path = _path_of(location)
+        if path is not None:
+            paths.setdefault(source, []).append(os.path.dirname(path))
+    folders = {}
+    for source, dirs in paths.items():
+        try:
+            common = os.path.commonpath(dirs)
+        except ValueError:  # absolute and relative paths mixed
+            continue
+        if common:
+            folders[source] = common
+    return folders
+
+
+def _within(location: str, folder: str | None) -> str:
+    path = _path_of(location)
+    if folder is None or path is None:
+        return location
+    return os.path.relpath(path, folder) + location[len(path):]
 
 
 SOURCE_COLUMNS = ("source", "kind", "position", "last run", "accepted", "duplicates", "rejected", "lag")

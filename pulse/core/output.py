@@ -11,7 +11,8 @@ One writer each, used by every command (`pulse metrics`, `rejects`, `sources`, `
   exactly as the platform sent it, as the contract's output formats require.
 - A terminal table escapes control characters (`printable`), so user text can neither break a
   table's lines nor drive the terminal (ANSI/OSC sequences, bidi overrides), and fits the
-  terminal: the widest column is cut (with `…`) until the lines fit.
+  terminal: the widest column is cut (with `…`) until the lines fit, and a table too wide for
+  that is shown as one record per row (`column  value` lines).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
-from typing import IO, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
 
 FORMATS = ("csv", "json", "table")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,7 +61,7 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: IO[str
 
 
 def write_json(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: IO[str]) -> None:
-    json.dump([dict(zip(columns, row)) for row in rows], out, ensure_ascii=False, indent=1)
+    json.dump([dict(zip(columns, row, strict=False)) for row in rows], out, ensure_ascii=False, indent=1)
     out.write("\n")
 
 
@@ -89,29 +91,53 @@ def _pad(text: str, width: int, right: bool) -> str:
     return gap + text if right else text + gap
 
 
+CUT_FLOOR = 20
+"""A column is never cut below this many columns (nor below its header): narrower, a cell says
+too little to be worth a line of its own; the table is shown as records instead."""
+
+
 def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[bool] | None = None,
                  width: int | None = None, empty: str = "(no rows)") -> str:
     """An aligned table (numbers right, text left), every cell `printable`; with `width`, the
-    widest columns are cut until each line fits (never below 8 columns)."""
+    widest columns are cut (with `…`) until each line fits. When even cut to their floors
+    (`CUT_FLOOR`, or the header) the columns cannot fit, each row is shown as a record instead,
+    one `column  value` line per cell, as psql's expanded mode does."""
     body = [["" if v is None else printable(str(v)) for v in row] for row in rows]
     header = [printable(str(c)) for c in columns]
     right = list(numeric) if numeric is not None else [False] * len(header)
     widths = [max([display_width(h)] + [display_width(r[i]) for r in body]) for i, h in enumerate(header)]
+    gaps = 2 * (len(widths) - 1)
     if width is not None:
-        while sum(widths) + 2 * (len(widths) - 1) > width:
-            widest = max(range(len(widths)), key=lambda i: widths[i])
-            floor = max(8, display_width(header[widest]))
-            if widths[widest] <= floor:
+        floors = [max(display_width(h), min(w, CUT_FLOOR)) for h, w in zip(header, widths, strict=True)]
+        if body and sum(floors) + gaps > width:
+            return _records(header, body, width)
+        while sum(widths) + gaps > width:
+            widest = max(range(len(widths)), key=lambda i: widths[i] - floors[i])
+            if widths[widest] <= floors[widest]:
                 break
-            widths[widest] = max(floor, widths[widest] - (sum(widths) + 2 * (len(widths) - 1) - width))
+            widths[widest] = max(floors[widest], widths[widest] - (sum(widths) + gaps - width))
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(_pad(_cut(c, w), w, r) for c, w, r in zip(cells, widths, right)).rstrip()
+        return "  ".join(_pad(_cut(c, w), w, r) for c, w, r in zip(cells, widths, right, strict=False)).rstrip()
 
     lines = [line(header), line(["-" * w for w in widths])]
     lines.extend(line(cells) for cells in body)
     if not body:
         lines.append(empty)
+    return "\n".join(lines) + "\n"
+
+
+def _records(header: Sequence[str], body: Sequence[Sequence[str]], width: int) -> str:
+    """Each row as a block of `column  value` lines under a `-[ N ]---` rule, cut to `width`."""
+    key_width = max(display_width(h) for h in header)
+    value_width = max(width - key_width - 2, 8)
+    longest = max(display_width(c) for cells in body for c in cells)
+    rule = min(width, key_width + 2 + longest)
+    lines = []
+    for number, cells in enumerate(body, 1):
+        label = f"-[ {number} ]"
+        lines.append(label + "-" * max(rule - len(label), 0))
+        lines.extend(f"{_pad(h, key_width, False)}  {_cut(c, value_width)}".rstrip() for h, c in zip(header, cells, strict=False))
     return "\n".join(lines) + "\n"
 
 

@@ -301,16 +301,51 @@ def _plain_weight(text: str) -> int:
     return _HEAVY_WEIGHT * (emoji + heavy) + _LIGHT_WEIGHT * (len(rest) - heavy)
 
 
-def _url_run_weight(run: str, urls: list[dict]) -> int:
-    # A URL counts 23; the text around each one as if alone. (parse_tweet walks the run skipping
-    # over URLs; an emoji it saw starting inside a URL and running past it can only be a keycap,
-    # whose rest starts no emoji, so counting what follows the URL afresh comes to the same.)
-    weight, position = 0, 0
-    for url in urls:
-        start = url["indices"][0]
-        weight += _plain_weight(run[position:start]) + URL_WEIGHT * _SCALE
-        position = start + len(url["url"])
-    return weight + _plain_weight(run[position:])
+def _char_weight(char: str) -> int:
+    # A character's own weight, even one that is an emoji on its own elsewhere: parse_tweet gives
+    # this to a character where no emoji starts (as after a URL an emoji began inside of).
+    return _HEAVY_WEIGHT if _tables().heavy.match(char) else _LIGHT_WEIGHT
+
+
+def _walk(run: str, urls: list[dict]) -> Iterator[Unit]:
+    """parse_tweet's walk over one run, as units: a URL where one starts, else an emoji, else a character.
+
+    As parse_tweet, after a URL the walk goes on `len(url["url"])` characters further, which is
+    not always where the URL's indices end: twitter-text-parser gives a bare domain in another
+    script that has a path as its ASCII part and the path ("a.com例え.jp/パス": "a.com/", over 11
+    characters). What the walk then counts up to the end of the indices is the URL's unit too, so
+    that a cut never falls inside a URL and the units make up the text. The emoji are those one
+    scan of the whole run finds, as parse_tweet's are: after a URL, where the scan was, not afresh
+    (an emoji it found starting inside the URL and running past its end hides any that starts in
+    that emoji, as in "a.com👨‍👩‍👧‍👦": the 👩 after the URL's "a.com/" counts 2, not as a family).
+    """
+    url_at = {url["indices"][0]: url for url in urls}
+    scan = _emoji_trie(run).finditer(run)  # lazily: cutting takes only the first units of a long run
+    emoji = next(scan, None)
+    url_unit = None  # [start, end, weight] of the URL whose unit is being made
+    i = 0
+    while i < len(run):
+        while emoji is not None and emoji.start() < i:
+            emoji = next(scan, None)
+        if i in url_at:
+            step, weight = i + max(1, len(url_at[i]["url"])), URL_WEIGHT * _SCALE
+        elif emoji is not None and emoji.start() == i:
+            step, weight = emoji.end(), _HEAVY_WEIGHT
+        else:
+            step, weight = i + 1, _char_weight(run[i])
+        if url_unit is not None and i < url_unit[1]:  # still inside the URL's indices
+            url_unit[1], url_unit[2] = max(url_unit[1], step), url_unit[2] + weight
+        else:
+            if url_unit is not None:
+                yield Unit(run[url_unit[0]:url_unit[1]], url_unit[2], url=True)
+                url_unit = None
+            if i in url_at:
+                url_unit = [i, max(step, url_at[i]["indices"][1]), weight]
+            else:
+                yield Unit(run[i:step], weight)
+        i = step
+    if url_unit is not None:
+        yield Unit(run[url_unit[0]:url_unit[1]], url_unit[2], url=True)
 
 
 # -- the count -----------------------------------------------------------------------------------------
@@ -330,7 +365,7 @@ def measure(text: str) -> Measure:
         if _searchable(run):
             runs, searched = runs + 1, searched + len(run)
             urls = _tables().extract_urls(run)
-            total += _url_run_weight(run, urls) if urls else _plain_weight(run)
+            total += sum(unit.weight for unit in _walk(run, urls)) if urls else _plain_weight(run)
         else:
             unsearched = unsearched or run
             total += _plain_weight(run)
@@ -366,32 +401,11 @@ def without_invalid(text: str) -> str:
 
 # -- units, for cutting --------------------------------------------------------------------------
 
-def _char_weight(char: str) -> int:
-    # A character's own weight, even one that is an emoji on its own elsewhere: parse_tweet gives
-    # this to a character where no emoji starts (as after a URL an emoji began inside of).
-    return _HEAVY_WEIGHT if _tables().heavy.match(char) else _LIGHT_WEIGHT
-
-
 def _run_units(run: str) -> Iterator[Unit]:
-    """parse_tweet's walk over one run: a URL where one starts, else an emoji, else a character."""
-    urls = {}
+    urls = []
     if _searchable(run) and _may_hold_url(run):  # (a long run is not searched: no need to look)
-        urls = {url["indices"][0]: url["url"] for url in _tables().extract_urls(run)}
-    trie = _emoji_trie(run)
-    i = 0
-    while i < len(run):
-        # Tried where each unit starts, as parse_tweet's emoji regex is where the one before ended
-        # or failed (after a URL too: see _url_run_weight); so a long run costs what is taken of it.
-        emoji = None if i in urls else trie.match(run, i)
-        if i in urls:
-            yield Unit(urls[i], URL_WEIGHT * _SCALE, url=True)
-            i += len(urls[i])
-        elif emoji:
-            yield Unit(emoji.group(), _HEAVY_WEIGHT)
-            i = emoji.end()
-        else:
-            yield Unit(run[i], _char_weight(run[i]))
-            i += 1
+        urls = _tables().extract_urls(run)
+    return _walk(run, urls)
 
 
 _MARKS = ("\u200d", "\ufe0f", "\u200c")  # ZWJ, VS16, ZWNJ outside an emoji: cut with what they follow

@@ -6,7 +6,8 @@ of `v0:{timestamp}:{body}` with the app's signing secret, compared in constant t
 (timestamp within 5 minutes, so an old captured request cannot be replayed), not seen before
 (the same signed request twice is a replay too), and from a Slack user mapped (`pulse users`)
 to an organiser of the post's city. Malformed signature headers or a body that is not UTF-8
-are refused with 400 before anything is written.
+are refused with 400 before anything is written; so is, once verified, a payload of any shape
+but the two Pulse reads (a click, the reject form), each a pydantic model below.
 The button carries the post id and a fingerprint of the wording it showed: a click on a
 preview of wording that changed since is refused.
 
@@ -26,8 +27,11 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from pulse.core.config import Config, ConfigError, secret
 from pulse.core.egress import EgressRefused
@@ -49,6 +53,85 @@ REQUEST_EVENT = "pulse_approval_request"
 SENDING = "?"
 """`approval_request` while a request is on its way, or when its answer was lost: look it up first."""
 REASON_LIMIT = 500
+
+
+# -- what Pulse reads of Slack's payloads -----------------------------------------------------------
+# Signed by Slack is not the same as well formed: the payload is still data from outside, and any
+# field of another type or shape is refused (400) before any of it is used.
+
+_Name = Annotated[str, StringConstraints(max_length=255)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class _User(_Payload):
+    id: _Name
+
+
+class _Action(_Payload):
+    action_id: Literal[APPROVE, REJECT]
+    value: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}:[0-9a-f]{0,64}$")]
+    """The post id and the fingerprint of the wording the button was shown with (`approval_message`)."""
+
+
+class _Container(_Payload):
+    channel_id: _Name | None = None
+    message_ts: _Name | None = None
+
+
+class _Channel(_Payload):
+    id: _Name | None = None
+
+
+class _Message(_Payload):
+    ts: _Name | None = None
+
+
+class _Click(_Payload):
+    type: Literal["block_actions"]
+    user: _User
+    actions: Annotated[list[_Action], Field(min_length=1, max_length=1)]
+    container: _Container | None = None
+    channel: _Channel | None = None
+    message: _Message | None = None
+    trigger_id: _Name = ""
+
+
+class _ReasonInput(_Payload):
+    value: str | None = None
+
+
+class _ReasonBlock(_Payload):
+    reason: _ReasonInput
+
+
+class _Values(_Payload):
+    reason: _ReasonBlock
+
+
+class _State(_Payload):
+    values: _Values
+
+
+class _View(_Payload):
+    callback_id: Literal[REJECT_VIEW]
+    private_metadata: str
+    state: _State
+
+
+class _Form(_Payload):
+    type: Literal["view_submission"]
+    user: _User
+    view: _View
+
+
+class _FormMeta(_Payload):
+    """What the reject form carries from the click to its submission (`_open_reject_form`)."""
+    post: Annotated[int, Field(ge=1, lt=10**18)]
+    hash: _Name | None = None
+    message: _Name | None = None
 
 
 @dataclass(frozen=True)
@@ -256,27 +339,23 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
         return refuse(401, "this request was already received: refused as a replay", "replay")
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
-        return _interaction(config, store, people, payload)
-    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        if isinstance(payload, dict) and payload.get("type") == "view_submission":
+            form = _Form.model_validate(payload)
+            return _reject_submitted(config, store, people, form, _FormMeta.model_validate_json(form.view.private_metadata))
+        return _clicked(config, store, people, _Click.model_validate(payload))
+    except (KeyError, IndexError, ValueError, ValidationError):
         return Answer(400, "not a Pulse button click")
 
 
-def _interaction(config: Config, store: PostStore, people: People, payload: dict) -> Answer:
-    """A verified request: a button click, or the reject form's submission."""
-    kind = payload.get("type")
-    if kind == "view_submission" and payload["view"].get("callback_id") == REJECT_VIEW:
-        return _reject_submitted(config, store, people, payload)
-    if kind != "block_actions":
-        return Answer(400, "not a Pulse button click")
-    action = payload["actions"][0]
-    if action.get("action_id") not in (APPROVE, REJECT):
-        return Answer(400, "not a Pulse button click")
-    slack_user = payload["user"]["id"]
-    post_id_text, _, shown_hash = action["value"].partition(":")
+def _clicked(config: Config, store: PostStore, people: People, click: _Click) -> Answer:
+    """A verified, well-formed button click."""
+    action = click.actions[0]
+    slack_user = click.user.id
+    post_id_text, _, shown_hash = action.value.partition(":")
     post_id = int(post_id_text)
-    container = payload.get("container") or {}
-    channel_id = container.get("channel_id") or (payload.get("channel") or {}).get("id")
-    message_ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
+    container = click.container or _Container()
+    channel_id = container.channel_id or (click.channel or _Channel()).id
+    message_ts = container.message_ts or (click.message or _Message()).ts
     clicked = f"{channel_id}/{message_ts}" if channel_id and message_ts else None
     user = people.by_slack_user(slack_user)
     if user is None:
@@ -284,7 +363,7 @@ def _interaction(config: Config, store: PostStore, people: People, payload: dict
     scope.act_for(user)  # signed by Slack, not a session: the posts it may read are this person's
     via = f"Slack {slack_user}"
     try:
-        if action["action_id"] == APPROVE:
+        if action.action_id == APPROVE:
             post = approvals.approve(store, people, post_id, user.email, via=via, expected_hash=shown_hash or None)
             _update_clicked(config, store, post, "Slack", clicked)
             return Answer(200, f"Post {post.id} approved by {user.email}: it goes out with the next publish run")
@@ -294,7 +373,7 @@ def _interaction(config: Config, store: PostStore, people: People, payload: dict
             raise PostError(f"post {post_id} was changed since this preview; look at the new wording first")
         if post.state == "rejected":
             return Answer(200, f"Post {post.id} was already rejected by {post.rejected_by}")
-        opened = _open_reject_form(config, post, shown_hash, clicked, payload.get("trigger_id", ""))
+        opened = _open_reject_form(config, post, shown_hash, clicked, click.trigger_id)
         return Answer(200, opened or "")
     except PostError as error:
         status = 403 if "not an organiser" in str(error) or "not a Pulse user" in str(error) else 409
@@ -346,10 +425,9 @@ def _open_reject_form(config: Config, post: Post, shown_hash: str, clicked: str 
     return None
 
 
-def _reject_submitted(config: Config, store: PostStore, people: People, payload: dict) -> Answer:
-    meta = json.loads(payload["view"]["private_metadata"])
-    reason = (payload["view"]["state"]["values"]["reason"]["reason"].get("value") or "").strip()
-    slack_user = payload["user"]["id"]
+def _reject_submitted(config: Config, store: PostStore, people: People, form: _Form, meta: _FormMeta) -> Answer:
+    reason = (form.view.state.values.reason.reason.value or "").strip()
+    slack_user = form.user.id
     user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser",
@@ -358,9 +436,9 @@ def _reject_submitted(config: Config, store: PostStore, people: People, payload:
         return Answer(200, "a reason is needed", body={"response_action": "errors", "errors": {
             "reason": f"Say why, in at most {REASON_LIMIT} characters."}})
     try:
-        post = approvals.reject(store, people, int(meta["post"]), user.email, reason, via=f"Slack {slack_user}",
-                                expected_hash=meta.get("hash") or None)
+        post = approvals.reject(store, people, meta.post, user.email, reason, via=f"Slack {slack_user}",
+                                expected_hash=meta.hash or None)
     except PostError as error:
         return Answer(200, str(error), body={"response_action": "errors", "errors": {"reason": str(error)[:150]}})
-    _update_clicked(config, store, post, "Slack", meta.get("message"))
+    _update_clicked(config, store, post, "Slack", meta.message)
     return Answer(200, f"Post {post.id} rejected by {user.email}", body={"response_action": "clear"})

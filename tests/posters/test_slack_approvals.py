@@ -5,6 +5,7 @@ was lost is sent once, and decisions taken elsewhere reach the message too."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -21,6 +22,7 @@ from tests.support.posters import (
     load,
     meetup_events,
     reason_submission,
+    signed,
 )
 
 NOW = dt.datetime.now(dt.UTC)
@@ -134,3 +136,57 @@ def test_a_decision_in_the_queue_or_the_cli_updates_the_message_with_the_next_ru
     assert texts[request_for(slack, "X announce")["ts"]].startswith(":white_check_mark: Approved by org@sydney.example")
     assert texts[request_for(slack, "Slack announce")["ts"]].startswith(":x: Rejected by org@sydney.example")
     assert "Not for Slack" in texts[request_for(slack, "Slack announce")["ts"]]
+
+
+def _odd_payloads(post_id: int) -> list:
+    click = {"type": "block_actions", "user": {"id": "U0SYD"},
+             "actions": [{"action_id": "pulse_approve", "value": f"{post_id}:"}]}
+    form = {"type": "view_submission", "user": {"id": "U0SYD"},
+            "view": {"callback_id": "pulse_reject_reason", "private_metadata": json.dumps({"post": post_id}),
+                     "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": "why"}}}}}}
+
+    def changed(base: dict, path: str, value):
+        payload = json.loads(json.dumps(base))
+        *parents, last = path.split(".")
+        node = payload
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[int(last) if isinstance(node, list) else last] = value
+        return payload
+
+    return [
+        [click], None, "click", 5,
+        changed(click, "user", "U0SYD"), changed(click, "user.id", 5), changed(click, "user.id", ["U0SYD"]),
+        changed(click, "user.id", {"U0SYD": 1}), changed(click, "actions", {}), changed(click, "actions", []),
+        changed(click, "actions.0", "pulse_approve"), changed(click, "actions.0.action_id", ["pulse_approve"]),
+        changed(click, "actions.0.value", post_id), changed(click, "actions.0.value", [f"{post_id}:"]),
+        changed(click, "actions.0.value", "9" * 5000 + ":"), changed(click, "actions.0.value", f"{post_id}:{'a' * 100_000}"),
+        changed(click, "actions.0.value", f"\uff11{post_id}:"), changed(click, "actions.0.value", f"-{post_id}:"),
+        changed(click, "container", "C0ORGSYD"), changed(click, "container", {"channel_id": 5, "message_ts": []}),
+        changed(click, "trigger_id", {"x": 1}), changed(click, "type", ["block_actions"]),
+        changed(form, "user.id", 7), changed(form, "view", "pulse_reject_reason"),
+        changed(form, "view.callback_id", ["pulse_reject_reason"]), changed(form, "view.private_metadata", "{not json"),
+        changed(form, "view.private_metadata", json.dumps({"post": [post_id]})),
+        changed(form, "view.private_metadata", json.dumps([post_id])),
+        changed(form, "view.private_metadata", json.dumps({"post": post_id, "hash": 5, "message": {"a": 1}})),
+        changed(form, "view.private_metadata", {"post": post_id}),
+        changed(form, "view.state.values.reason", "why"), changed(form, "view.state.values.reason.reason.value", 5),
+        changed(form, "view.state.values.reason.reason.value", ["why"]),
+    ]
+
+
+def test_a_signed_request_of_any_other_shape_is_400_and_changes_nothing(setup):
+    # Signed by Slack's secret, so past the signature check: the payload is still data from outside.
+    config, people = setup
+    Publisher(config).run()
+    with PostStore(config) as store:
+        post = store.find(channel="x")[0]
+        for payload in _odd_payloads(post.id):
+            answer = handle_interaction(config, store, people, *signed(payload))
+            assert answer.status == 400, (payload, answer.status, answer.text)
+            assert answer.text == "not a Pulse button click"
+        assert store.get(post.id).state == "pending_approval"
+        # The shape that is meant still works.
+        answer = handle_interaction(config, store, people, *click_request(f"{post.id}:", "pulse_approve", "U0SYD"))
+        assert answer.status == 200, answer.text
+        assert store.get(post.id).state == "approved"

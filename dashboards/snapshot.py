@@ -30,6 +30,7 @@ import duckdb
 from analytics import refresh
 from pulse.core.config import Config
 from pulse.core.instants import duration
+from pulse.core.storage import private_file
 from pulse.core.warehouse import LockTimeout, database_path, open_warehouse
 
 SNAPSHOT_NAME = "dashboard.duckdb"
@@ -144,6 +145,7 @@ def _write(config: Config, con: duckdb.DuckDBPyConnection | None, mtime: int) ->
                 _copy(con, config, mtime)
             finally:
                 con.execute(f"DETACH {_ALIAS}")
+        private_file(temporary)  # 0600 like the warehouse it copies (DuckDB wants to create the file)
         os.replace(temporary, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -71,8 +71,10 @@ def test_pulse_metrics_csv_keeps_the_contracts_exact_text(target):
 
 def test_the_data_folder_is_private_and_so_is_every_file_pulse_writes(target, tmp_path):
     assert target.data_dir.stat().st_mode & 0o777 == 0o700
-    for name in ("pulse.duckdb", "people.sqlite", "posts.sqlite"):
-        assert (target.data_dir / name).stat().st_mode & 0o777 == 0o600, name
+    written = {p.relative_to(target.data_dir).as_posix(): p.stat().st_mode & 0o777
+               for p in target.data_dir.rglob("*") if p.is_file()}
+    assert {"pulse.duckdb", "dashboard.duckdb", "people.sqlite", "posts.sqlite"} <= set(written)
+    assert {name: mode for name, mode in written.items() if mode != 0o600} == {}
     # A new store under umask 022: the file, its WAL and shared memory are 0600 from the first
     # connection on (SQLite gives them the database file's mode).
     old = os.umask(0o022)

@@ -10,7 +10,7 @@ import click
 
 from pulse.cli.common import fail, load_config
 from pulse.core import registry
-from pulse.core.output import printable
+from pulse.core.output import render_table, terminal_width
 from pulse.people import MIN_PASSWORD_LENGTH, ROLES, People, PeopleError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -94,14 +94,11 @@ def users_list(ctx, fmt):
     if not users:
         click.echo("(no users; add one with `pulse users add EMAIL --role admin`)")
         return
-    # printable: a Slack user id is any text an admin typed; no escape sequence reaches the terminal.
-    rows = [("email", "role", "cities", "password", "slack")] + [
-        tuple(printable(cell) for cell in (u.email, u.role, ",".join(u.cities) or "(all)",
-                                           "yes" if u.has_password else "no", u.slack_user_id or ""))
-        for u in users]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    # One table writer for every command: cells made printable (a Slack user id is any text an
+    # admin typed), wide characters measured, cut to the terminal or shown as records.
+    rows = [(u.email, u.role, ",".join(u.cities) or "(all)", "yes" if u.has_password else "no", u.slack_user_id or "")
+            for u in users]
+    click.echo(render_table(("email", "role", "cities", "password", "slack"), rows, width=terminal_width()), nl=False)
 
 
 @users_group.command("remove")

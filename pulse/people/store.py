@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator
 
 from pulse.core import sqlite
 from pulse.core.config import Config
+from pulse.core.output import printable
 from pulse.core.storage import ensure_folder
 
 FILE_NAME = "people.sqlite"
@@ -88,6 +89,8 @@ THROTTLE = {
 THROTTLE_MEMORY_SECONDS = 24 * 3600
 """A key's failures are forgotten once it has been quiet (no failure) this long."""
 KNOWN_SIGN_IN = timedelta(days=30)
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+"""Slack's member ids (U0123ABCD; W… on Enterprise Grid): what a click's `user.id` can be."""
 _THROTTLE_EMAIL_CHARS = 320  # what a key keeps of a typed email (the form can send 64 KiB)
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -303,6 +306,9 @@ class People:
     def set_slack_user(self, email: str, slack_user_id: str | None) -> User:
         """Map a person to their Slack user id (for Slack approvals); None removes the mapping."""
         user = self._require(email)
+        if slack_user_id and not SLACK_USER_ID.fullmatch(slack_user_id):
+            raise PeopleError(f"{printable(slack_user_id[:64])} is not a Slack member id: they look like U0123ABCD "
+                              "(in Slack: the person's profile, ⋮, Copy member ID)")
         try:
             with self._transaction() as con:
                 con.execute("UPDATE users SET slack_user_id = ? WHERE email = ?", [slack_user_id or None, user.email])

@@ -108,10 +108,16 @@ def test_users_commands(tmp_path):
     assert short.exit_code == 2 and "at least 10 characters" in short.output
 
     listed = run(*base, "list")
-    assert [line.rstrip() for line in listed.output.splitlines()[1:]] == [
+    assert [line.rstrip() for line in listed.output.splitlines()] == [
+        "email             role   cities        password  slack",
+        "----------------  -----  ------------  --------  -----",
         "lead@example.org  lead   perth,sydney  no",
         "root@example.org  admin  (all)         yes",
     ]
+    # In a narrow terminal, one record a person, as the other commands' tables do.
+    narrow = CliRunner(env={"COLUMNS": "30"}).invoke(cli_main, [*base, "list"], catch_exceptions=False)
+    assert narrow.output.splitlines()[:3] == ["-[ 1 ]" + "-" * 20, "email     lead@example.org",
+                                              "role      lead"]
     assert "scrypt" not in listed.output and "scrypt" not in run(*base, "list", "--format", "json").output
 
     for args, message in [(["add", "a@example.org", "--role", "admin", "--city", "sydney"], "admin sees every city"),
@@ -126,6 +132,8 @@ def test_users_commands(tmp_path):
     assert run(*base, "update", "lead@example.org", "--role", "organiser").exit_code == 0
     assert people.get("lead@example.org").role == "organiser"
     assert run(*base, "slack", "lead@example.org", "U0123").exit_code == 0
+    refused = run(*base, "slack", "root@example.org", "U0\x1b]0;owned\x07")
+    assert refused.exit_code == 2 and "is not a Slack member id" in refused.output and "\x1b" not in refused.output
     assert people.by_slack_user("U0123").email == "lead@example.org"
     assert run(*base, "remove", "lead@example.org").exit_code == 0
     assert people.peek(new_link.rsplit("/", 1)[1]) is None

@@ -426,6 +426,12 @@ def test_slack_mapping(people):
         people.set_slack_user("b@example.org", "U123")
     people.set_slack_user("a@example.org", None)
     assert people.by_slack_user("U123") is None
+    # Only what Slack's member ids look like: never text that could reach a terminal or a log as markup.
+    for not_an_id in ("u123", "U1", "U12\x1b[31m", "U12\u202e", "U12 3", "@alice", "U" + "1" * 32, "C0123ABC"):
+        with pytest.raises(PeopleError, match="is not a Slack member id") as refused:
+            people.set_slack_user("a@example.org", not_an_id)
+        assert "\x1b" not in str(refused.value) and "\u202e" not in str(refused.value)
+    assert people.set_slack_user("a@example.org", "W0ENTERPRISE1").slack_user_id == "W0ENTERPRISE1"
 
 
 def test_unknown_user_operations_say_so(people):

@@ -30,22 +30,26 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8080, threads: int
     import waitress
 
     say = say or (lambda message: print(message, file=sys.stderr, flush=True))
-    security_log.install_handler()
-    app_module.start(app)
-    # SIGTERM (a service manager stopping the server) ends it like Ctrl-C: the extensions'
-    # workers are stopped on the way out.
-    signal.signal(signal.SIGTERM, _interrupt)
-    # waitress says "Task queue depth is N" whenever every thread is busy: normal under load.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     proxy = {}
     if trusted_proxy:
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}}
-    say(f"pulse serve: http://{host}:{port}/ (Ctrl-C stops)")
+    # Listening first: a port in use fails here (OSError), before any worker is started or any
+    # address is printed as if it served.
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="pulse",
+                                    clear_untrusted_proxy_headers=True, **proxy)
+    security_log.install_handler()
+    # waitress says "Task queue depth is N" whenever every thread is busy: normal under load.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # SIGTERM (a service manager stopping the server) ends it like Ctrl-C: the extensions'
+    # workers are stopped on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
+    app_module.start(app)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="pulse",
-                       clear_untrusted_proxy_headers=True, _quiet=True, **proxy)
+        say(f"pulse serve: http://{host}:{server.effective_port}/ (Ctrl-C stops)")
+        server.run()
     finally:
+        server.close()
         app_module.stop(app)
 
 

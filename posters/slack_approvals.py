@@ -341,10 +341,21 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         if isinstance(payload, dict) and payload.get("type") == "view_submission":
             form = _Form.model_validate(payload)
-            return _reject_submitted(config, store, people, form, _FormMeta.model_validate_json(form.view.private_metadata))
-        return _clicked(config, store, people, _Click.model_validate(payload))
+            meta = _FormMeta.model_validate_json(form.view.private_metadata)
+            slack_user, post_id, what = form.user.id, meta.post, "reject with a reason"
+            answer = _reject_submitted(config, store, people, form, meta)
+        else:
+            click = _Click.model_validate(payload)
+            slack_user, what = click.user.id, click.actions[0].action_id.removeprefix("pulse_")
+            post_id = int(click.actions[0].value.partition(":")[0])
+            answer = _clicked(config, store, people, click)
     except (KeyError, IndexError, ValueError, ValidationError):
         return Answer(400, "not a Pulse button click")
+    # Who acted: no session says it (the web shell's own line for this request has no email).
+    user = people.by_slack_user(slack_user)
+    security_log.event("slack_action", slack_user=slack_user, email=user.email if user else None, post_id=post_id,
+                       method=what, status=answer.status)
+    return answer
 
 
 def _clicked(config: Config, store: PostStore, people: People, click: _Click) -> Answer:

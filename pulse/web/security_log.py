@@ -2,9 +2,9 @@
 sign-ins and refusals (a SIEM, `journalctl | jq`, a person).
 
 What is logged: sign-in successes and failures, throttled attempts and lockouts, sign-in link
-use and refusal, sign-outs, password changes, CSRF refusals, Slack signature refusals, and
-every state-changing request of a signed-in person (approvals, rejections, edits) with its
-outcome. Never a password, a token, a session id, a cookie or a URL that carries one: callers
+use and refusal, sign-outs, password changes, CSRF refusals, Slack signature refusals, every
+state-changing request of a signed-in person (approvals, rejections, edits) with its outcome,
+and every verified Slack click with the Slack user and the person it is mapped to. Never a password, a token, a session id, a cookie or a URL that carries one: callers
 pass named fields, and only those in `FIELDS` are written, each bounded (an email is whatever a
 visitor typed). JSON escapes every control character, so nothing in a line can forge another
 line or reach a terminal as an escape sequence.
@@ -24,7 +24,7 @@ LOGGER_NAME = "pulse.security"
 log = logging.getLogger(LOGGER_NAME)
 
 FIELDS = ("email", "address", "method", "reason", "held_by", "wait_seconds", "endpoint", "post_id", "status",
-          "sessions_ended", "user_agent")
+          "sessions_ended", "user_agent", "slack_user")
 _MAX_CHARS = 256
 
 

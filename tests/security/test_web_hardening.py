@@ -183,6 +183,12 @@ def test_the_security_log(server, target):
     person.post("/sign-out")
     _slack(server, {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64},
            b"payload=%7B%7D")
+    slack_post = next(p for p in target.posts["sydney"] if p.channel == "facebook")
+    click = urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "U0SYD"}, "actions": [
+        {"action_id": "pulse_approve", "value": f"{slack_post.id}:"}]})}).encode()
+    now = str(int(time.time()))
+    assert _slack(server, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": signature(target.slack_secret, now, click)},
+                  click).status == 200
     time.sleep(0.3)
     events = security_events(server.log)
     mine = [e for e in events if e.get("email") == "logged@sydney.example"]
@@ -193,6 +199,10 @@ def test_the_security_log(server, target):
     approval = next(e for e in mine if e["event"] == "action" and e["endpoint"] == "posts.approve")
     assert approval["post_id"] == post.id and approval["status"] == 303
     assert any(e["event"] == "slack_signature_refused" and e["reason"] == "bad signature" for e in events)
+    # A Slack click has no session: its line names the Slack user and the person it is mapped to.
+    (clicked,) = [e for e in events if e["event"] == "slack_action" and e["post_id"] == slack_post.id]
+    assert (clicked["slack_user"], clicked["email"], clicked["post_id"], clicked["method"], clicked["status"]) == (
+        "U0SYD", "org@sydney.example", slack_post.id, "approve", 200)
     # Never a secret: no password, link token, session id or signing secret anywhere in the log.
     text = server.log.read_text(encoding="utf-8", errors="replace")
     for secret in (PASSWORD, "a wrong password", token, target.slack_secret, person.cookie or "(none)",

@@ -182,7 +182,7 @@ class _TimedResult:
 def phases(path: Path, work: Path) -> list[str]:
     """One ingest of `path` in this process: lines with the time of each SQL step."""
     from jobs.ingest import run as ingest_run
-    from pulse.config import from_dict
+    from pulse.core.config import from_dict
 
     totals: dict = collections.defaultdict(lambda: [0.0, 0])
     opened = ingest_run.open_warehouse

@@ -181,6 +181,10 @@ class _TimedResult:
 
 def phases(path: Path, work: Path) -> list[str]:
     """One ingest of `path` in this process: lines with the time of each SQL step."""
+    # This script's folder comes first on sys.path, where benchmarks/dashboards.py would stand
+    # in for the dashboards package that loading the plugins imports: the repository instead.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [str(here.parent)] + [p for p in sys.path if Path(p or ".").resolve() != here]
     from jobs.ingest import run as ingest_run
     from pulse.core.config import from_dict
 

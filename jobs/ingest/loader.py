@@ -47,7 +47,7 @@ _REASONS_SQL = reasons_query(
     "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM left_over)")
 # The columns of `judged` besides `ord` and `ok`, as both tiers give them (validation.py).
 _JUDGED_COLUMNS = ("source", "id", "type", "time", "city", "data", "key_hash")
-_TEMP_TABLES = ("slow", "earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
+_TEMP_TABLES = ("earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
 # Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
 # so one batch of a whole block would run on a single thread.
 _SCAN_ROWS = 16_384
@@ -111,19 +111,36 @@ def next_seq(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchall()[0][0]
 
 
-def judge(con: duckdb.DuckDBPyConnection, batch: Batch, *, fast_path: bool = True) -> pa.Table:
-    """The fast tier of validation over `batch` (`validation.judge_query`): an Arrow table with a
-    row per line, in the batch's order. It reads nothing but the lines (and the timezone names
-    `prepare` set on `con`), so it may run on a connection of its own (a cursor, in another
-    thread) while the batch before this one commits; `commit_batch` takes the result.
+@dataclass
+class Verdict:
+    """What validation says of a batch's lines, before dedupe."""
+
+    judged: pa.Table
+    """A row per line, in the batch's order: `ord, ok` and, where ok, the columns of the event."""
+    reasons: list[tuple[int, str]]
+    """(ord, reason) of each rejected line, in order."""
+
+
+def judge(con: duckdb.DuckDBPyConnection, batch: Batch, *, fast_path: bool = True) -> Verdict:
+    """Both tiers of validation over `batch`: the fast one (`validation.judge_query`) over every
+    line, the full one over the lines it did not accept. It reads nothing but the lines (and
+    the timezone names `prepare` set on `con`), so it may run on a connection of its own (a
+    cursor, in another thread) while the batch before this one commits; `commit_batch` takes
+    the result.
 
     `fast_path=False`: the fast tier accepts nothing, so every line goes to the full tier."""
     con.register("lines_to_judge", _as_arrow(batch))
     try:
         # (record batches of _SCAN_ROWS, so that the loader's scans of it run on every thread)
-        return con.sql(_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL).to_arrow_table(batch_size=_SCAN_ROWS)
+        judged = con.sql(_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL).to_arrow_table(batch_size=_SCAN_ROWS)
+        left_over = np.flatnonzero(~_oks(judged)).tolist()
+        if not left_over:
+            return Verdict(judged, [])
+        return _judge_the_rest(con, _taken(batch, left_over), judged)
     finally:
-        _unregister(con, "lines_to_judge")
+        con.execute("DROP TABLE IF EXISTS slow")
+        for name in ("lines_to_judge", "left_over", "not_strict_json"):
+            _unregister(con, name)
 
 
 def commit_batch(
@@ -135,20 +152,20 @@ def commit_batch(
     kind: str,
     first_seq: int,
     fast_path: bool = True,
-    judged: pa.Table | None = None,
+    verdict: Verdict | None = None,
 ) -> Counts:
     """Validate, dedupe and store `batch` and the source's new position, in one transaction.
 
-    `judged` is `judge(..., batch)` when the caller had it done ahead; else it is done here.
-    `fast_path=False` sends every line through the full tier of validation (a `judged` given is
+    `verdict` is `judge(..., batch)` when the caller had it done ahead; else it is done here.
+    `fast_path=False` sends every line through the full tier of validation (a `verdict` given is
     then not used): slower, and the same result (the tests hold the two to that)."""
     con.register("batch_lines", _as_arrow(batch))
     con.execute("BEGIN TRANSACTION")
     try:
         if len(batch.raws):
-            if judged is None or not fast_path:
-                judged = judge(con, batch, fast_path=fast_path)
-            counts = _store(con, batch, judged, run_id=run_id, source_name=source_name, first_seq=first_seq)
+            if verdict is None or not fast_path:
+                verdict = judge(con, batch, fast_path=fast_path)
+            counts = _store(con, batch, verdict, run_id=run_id, source_name=source_name, first_seq=first_seq)
         else:
             counts = Counts()
         con.execute(
@@ -168,8 +185,7 @@ def commit_batch(
     finally:
         for table in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        for name in ("batch_lines", "judged", "left_over", "not_strict_json", "suspect_lines", "positions",
-                     "reject_locations", "conflicting"):
+        for name in ("batch_lines", "judged", "suspect_lines", "positions", "reject_locations", "conflicting"):
             _unregister(con, name)
     return counts
 
@@ -206,12 +222,10 @@ def _ords(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
     return [row[0] for row in con.execute(sql).fetchall()]
 
 
-def _store(con: duckdb.DuckDBPyConnection, batch: Batch, judged: pa.Table, *, run_id: int, source_name: str,
+def _store(con: duckdb.DuckDBPyConnection, batch: Batch, verdict: Verdict, *, run_id: int, source_name: str,
            first_seq: int) -> Counts:
     count = len(batch.raws)
-    left_over = np.flatnonzero(~_oks(judged)).tolist()
-    if left_over:
-        judged = _judge_the_rest(con, _taken(batch, left_over), judged)
+    judged = verdict.judged
     con.register("judged", judged)
     _dedupe(con, batch)
 
@@ -233,7 +247,7 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, judged: pa.Table, *, ru
     if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
         raise RuntimeError(f"ingest: {int(keep.sum())} events to store, {accepted} in position")
 
-    reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if left_over else []
+    reasons = list(verdict.reasons)
     reasons += [(row[0], CONFLICTING_DUPLICATE) for row in con.execute(
         "SELECT ord FROM keyed WHERE conflicting").fetchall()]
     duplicates = con.execute("SELECT count(*) FROM keyed WHERE NOT is_new AND NOT conflicting").fetchall()[0][0]
@@ -246,19 +260,21 @@ def _oks(judged: pa.Table) -> np.ndarray:
     return np.array(judged.column("ok").to_numpy(), dtype=bool)
 
 
-def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged: pa.Table) -> pa.Table:
-    """The full tier for the lines the fast tier did not accept (`left_over`), in `slow`; and
-    `judged` with those valid after all among the accepted ones."""
+def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged: pa.Table) -> Verdict:
+    """The full tier for the lines the fast tier did not accept (`left_over`): their reasons,
+    and `judged` with those valid after all among the accepted ones."""
     con.register("left_over", left_over)
     maybe_lenient = con.execute(
         "SELECT ord, raw FROM left_over WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
     con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
     con.execute(f"CREATE OR REPLACE TEMP TABLE slow AS {_REASONS_SQL}")
+    reasons = [(ord_, reason) for ord_, reason in con.execute(
+        "SELECT ord, reason FROM slow WHERE reason IS NOT NULL ORDER BY ord").fetchall()]
     valid = con.sql(f"""SELECT ord, true AS ok, {", ".join(_JUDGED_COLUMNS)} FROM slow
                         WHERE reason IS NULL AND NOT blank ORDER BY ord""").to_arrow_table()
     if not valid.num_rows:
-        return judged
+        return Verdict(judged, reasons)
     # Few (escapes, leading whitespace and the like): their rows of `judged` replaced in place.
     mask = np.zeros(len(judged), dtype=bool)
     mask[valid.column("ord").to_numpy()] = True
@@ -266,7 +282,7 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged:
     columns = {name: pc.replace_with_mask(judged.column(name).combine_chunks(), mask,
                                           valid.column(name).combine_chunks().cast(judged.schema.field(name).type))
                if name in valid.column_names else judged.column(name) for name in judged.column_names}
-    return pa.Table.from_batches(pa.table(columns).to_batches(max_chunksize=_SCAN_ROWS))
+    return Verdict(pa.Table.from_batches(pa.table(columns).to_batches(max_chunksize=_SCAN_ROWS)), reasons)
 
 
 def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:

@@ -114,9 +114,9 @@ def _pull(con, source: Source, on_progress: Progress | None) -> SourceResult:
     error = None
     seq = loader.next_seq(con)
     try:
-        for batch, judged in _judged_ahead(con, prefetched(source.batches(position))):
+        for batch, verdict in _judged_ahead(con, prefetched(source.batches(position))):
             got = loader.commit_batch(con, batch, run_id=run_id, source_name=source.name,
-                                      kind=source.kind, first_seq=seq, judged=judged)
+                                      kind=source.kind, first_seq=seq, verdict=verdict)
             seq += got.accepted
             counts.add(got)
             if on_progress:
@@ -130,21 +130,25 @@ def _pull(con, source: Source, on_progress: Progress | None) -> SourceResult:
     return SourceResult(source.name, counts, error)
 
 
-def _judged_ahead(con, batches: Iterator[Batch]) -> Iterator[tuple[Batch, object]]:
-    """Each batch with its fast tier's verdict (`loader.judge`), the next batch's being worked out
-    in a thread of its own, on a cursor, while the caller commits this one. Nothing there is
-    written to the warehouse, so a crash meanwhile loses nothing; an error reading or judging a
-    batch is raised here when the batches before it have been taken."""
+def _judged_ahead(con, batches: Iterator[Batch]) -> Iterator[tuple[Batch, loader.Verdict | None]]:
+    """Each batch with its verdict (`loader.judge`), the next batch's being worked out in a
+    thread of its own, on a cursor, while the caller commits this one. Nothing there is written
+    to the warehouse, so a crash meanwhile loses nothing; an error reading or judging a batch is
+    raised here when the batches before it have been taken."""
     cursor = con.cursor()
+    prepared = []  # (the cursor is readied once there is a line to judge: a pull with nothing new costs nothing)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse-judge")
     try:
-        loader.prepare(cursor)  # (a cursor is a connection of its own: its own timezone list)
-
-        def take() -> tuple[Batch, object] | None:
+        def take() -> tuple[Batch, loader.Verdict | None] | None:
             batch = next(batches, None)
             if batch is None:
                 return None
-            return batch, loader.judge(cursor, batch) if len(batch.raws) else None
+            if not len(batch.raws):
+                return batch, None
+            if not prepared:
+                loader.prepare(cursor)  # (a connection of its own: its own timezone list)
+                prepared.append(True)
+            return batch, loader.judge(cursor, batch)
 
         pending = pool.submit(take)
         while (item := pending.result()) is not None:

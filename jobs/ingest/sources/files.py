@@ -240,7 +240,10 @@ def _ramp(batch_bytes: int) -> Iterator[int]:
 def _read_after(stream: BinaryIO, head: int, want: int) -> tuple[np.ndarray, int]:
     """A new buffer of `head` bytes left free (for the carried start of a line) followed by up to
     `want` bytes read from `stream` into it in place; and how many were read (0: the end)."""
-    data = np.empty(head + want, dtype=np.uint8)  # (not zeroed: every byte kept is written)
+    # (not zeroed: every byte kept is written. From Arrow's allocator, not numpy's: it keeps the
+    # memory of the batches before for the next, where a fresh numpy array is new pages to fault
+    # in each time; reading 1 M events took 0.29 s of CPU that way, 0.25 s this way)
+    data = np.frombuffer(pa.allocate_buffer(head + want), dtype=np.uint8)
     at = head
     with memoryview(data) as view:
         while at < len(data):

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pulse.core import timezones
 
@@ -276,6 +275,8 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged:
     if not valid.num_rows:
         return Verdict(judged, reasons)
     # Few (escapes, leading whitespace and the like): their rows of `judged` replaced in place.
+    import pyarrow.compute as pc  # (here: importing it costs 40 ms, which most runs need not pay)
+
     mask = np.zeros(len(judged), dtype=bool)
     mask[valid.column("ord").to_numpy()] = True
     mask = pa.array(mask)

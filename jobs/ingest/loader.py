@@ -209,11 +209,10 @@ def _taken(batch: Batch, ords: list[int]) -> pa.Table:
     """The lines at `ords` (usually few) as a table `(ord, raw, utf8_ok)`: picked out here, where
     DuckDB would read the text of every line of the batch to find them."""
     raws = batch.raws
-    if isinstance(raws, Lines) and len(ords) > len(raws) // 16:
-        raws = raws.array.to_pylist()  # many: one conversion costs less than one per line
+    raw = raws.take(ords) if isinstance(raws, Lines) else pa.array([raws[o] for o in ords], pa.string())
     invalid = set(batch.invalid_utf8)
     return pa.table({"ord": pa.array(ords, pa.int64()),
-                     "raw": pa.array([raws[o] for o in ords], pa.string()),
+                     "raw": raw,
                      "utf8_ok": pa.array([o not in invalid for o in ords], pa.bool_())})
 
 

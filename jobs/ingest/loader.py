@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from pulse.core import timezones
 
+from jobs.ingest import arrow
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch, Lines
 from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query
@@ -197,11 +198,11 @@ def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _as_arrow(batch: Batch) -> pa.Table:
     """The batch's lines as the table `batch_lines(ord, raw, utf8_ok)`."""
     count = len(batch.raws)
-    raws = batch.raws.array if isinstance(batch.raws, Lines) else pa.array(batch.raws, pa.string())
+    raws = batch.raws.array if isinstance(batch.raws, Lines) else arrow.strings(batch.raws)
     utf8_ok = np.ones(count, dtype=bool)
     if len(batch.invalid_utf8):
         utf8_ok[np.asarray(batch.invalid_utf8, dtype=np.int64)] = False
-    table = pa.table({"ord": np.arange(count, dtype=np.int64), "raw": raws, "utf8_ok": utf8_ok})
+    table = arrow.table({"ord": arrow.int64s(np.arange(count)), "raw": raws, "utf8_ok": arrow.bools(utf8_ok)})
     return pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS), schema=table.schema)
 
 
@@ -209,11 +210,10 @@ def _taken(batch: Batch, ords: list[int]) -> pa.Table:
     """The lines at `ords` (usually few) as a table `(ord, raw, utf8_ok)`: picked out here, where
     DuckDB would read the text of every line of the batch to find them."""
     raws = batch.raws
-    raw = raws.take(ords) if isinstance(raws, Lines) else pa.array([raws[o] for o in ords], pa.string())
+    raw = raws.take(ords) if isinstance(raws, Lines) else arrow.strings([raws[o] for o in ords])
     invalid = set(batch.invalid_utf8)
-    return pa.table({"ord": pa.array(ords, pa.int64()),
-                     "raw": raw,
-                     "utf8_ok": pa.array([o not in invalid for o in ords], pa.bool_())})
+    return arrow.table({"ord": arrow.int64s(ords), "raw": raw,
+                        "utf8_ok": arrow.bools([o not in invalid for o in ords])})
 
 
 def _ords(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
@@ -233,8 +233,8 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, verdict: Verdict, *, ru
     # also do, but DuckDB's hash join does not keep the order.
     keep = _oks(judged)
     keep[np.asarray(_ords(con, "SELECT ord FROM keyed WHERE NOT is_new"), dtype=np.int64)] = False
-    con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,
-                                        "seq": first_seq - 1 + np.cumsum(keep, dtype=np.int64)}))
+    con.register("positions", arrow.table({"ord": arrow.int64s(np.arange(count)), "keep": arrow.bools(keep),
+                                           "seq": arrow.int64s(first_seq - 1 + np.cumsum(keep, dtype=np.int64))}))
     accepted = con.execute(
         """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
            SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, b.raw, ?, j.key_hash
@@ -255,7 +255,7 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, verdict: Verdict, *, ru
 
 def _oks(judged: pa.Table) -> np.ndarray:
     """Which lines `judged` accepts, as a (writable) numpy array."""
-    return np.array(judged.column("ok").to_numpy(), dtype=bool)
+    return arrow.bools_of(judged.column("ok"))
 
 
 def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged: pa.Table) -> Verdict:
@@ -265,7 +265,7 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged:
     maybe_lenient = con.execute(
         "SELECT ord, raw FROM left_over WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
-    con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
+    con.register("not_strict_json", arrow.table({"ord": arrow.int64s(not_strict)}))
     con.execute(f"CREATE OR REPLACE TEMP TABLE slow AS {_REASONS_SQL}")
     reasons = [(ord_, reason) for ord_, reason in con.execute(
         "SELECT ord, reason FROM slow WHERE reason IS NOT NULL ORDER BY ord").fetchall()]
@@ -277,12 +277,12 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged:
     import pyarrow.compute as pc  # (here: importing it costs 40 ms, which most runs need not pay)
 
     mask = np.zeros(len(judged), dtype=bool)
-    mask[valid.column("ord").to_numpy()] = True
-    mask = pa.array(mask)
+    mask[arrow.int64s_of(valid.column("ord"))] = True
+    mask = arrow.bools(mask)
     columns = {name: pc.replace_with_mask(judged.column(name).combine_chunks(), mask,
                                           valid.column(name).combine_chunks().cast(judged.schema.field(name).type))
                if name in valid.column_names else judged.column(name) for name in judged.column_names}
-    return Verdict(pa.Table.from_batches(pa.table(columns).to_batches(max_chunksize=_SCAN_ROWS)), reasons)
+    return Verdict(pa.Table.from_batches(arrow.table(columns).to_batches(max_chunksize=_SCAN_ROWS)), reasons)
 
 
 def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
@@ -329,7 +329,7 @@ def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     ).fetchall()
     conflicting = [ord_ for ord_, raw, accepted in differing if not same_json(raw, accepted)]
     if conflicting:
-        con.register("conflicting", pa.table({"ord": pa.array(conflicting, pa.int64())}))
+        con.register("conflicting", arrow.table({"ord": arrow.int64s(conflicting)}))
         con.execute("UPDATE keyed SET conflicting = true WHERE ord IN (SELECT ord FROM conflicting)")
 
 
@@ -339,10 +339,10 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, reasons: list[t
     if not reasons:
         return 0, 0
     ords = [ord_ for ord_, _ in reasons]
-    con.register("reject_locations", pa.table({
-        "ord": pa.array(ords, pa.int64()),
-        "location": pa.array(_locations(batch, ords), pa.string()),
-        "reason": pa.array([reason for _, reason in reasons], pa.string()),
+    con.register("reject_locations", arrow.table({
+        "ord": arrow.int64s(ords),
+        "location": arrow.strings(_locations(batch, ords)),
+        "reason": arrow.strings([reason for _, reason in reasons]),
         "raw": _taken(batch, ords).column("raw"),
     }))
     con.execute("CREATE OR REPLACE TEMP TABLE new_rejects AS SELECT ord, location, reason, raw FROM reject_locations")

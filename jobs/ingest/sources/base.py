@@ -21,6 +21,8 @@ import pyarrow as pa
 
 from pulse.core.config import Settings
 
+from jobs.ingest import arrow
+
 if TYPE_CHECKING:
     from pulse.core.config import Config
 
@@ -68,7 +70,7 @@ class Lines(Sequence[str]):
         the same text (no `str` per line, no copy of the text)."""
         array = self.array
         if array.type != pa.string_view() or array.offset or array.null_count:
-            return pa.array([self[i] for i in indexes], pa.string())
+            return arrow.strings([self[i] for i in indexes])
         buffers = array.buffers()
         views = np.frombuffer(buffers[1], dtype=np.uint8).reshape(-1, 16)[np.asarray(indexes, dtype=np.int64)]
         return pa.Array.from_buffers(pa.string_view(), len(views), [None, pa.py_buffer(views), *buffers[2:]])

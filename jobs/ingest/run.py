@@ -4,11 +4,12 @@ Each source gets its own row in `ingest_runs` (running → completed | failed). 
 fails does not undo what its earlier batches committed; the run goes on with the next source
 and the failure is reported at the end, so one unreachable feed does not hold back the files.
 
-Batches go through a pipeline of three threads: the source reads the one after next
-(`prefetched`), the fast tier of validation judges the next one on a cursor of its own
-(`_judged_ahead`: it reads only the lines), and this thread commits the current one. Committing
-(dedupe, the insert, COMMIT) keeps about one core busy and judging about two, so overlapping
-them uses the machine's cores where they would take turns.
+Batches go through a pipeline of three threads: the source reads ahead (`prefetched`), both
+tiers of validation judge the next batch on a cursor of their own (`_judged_ahead`: they read
+only the lines), and this thread commits the current one. Committing (dedupe, the insert,
+COMMIT) keeps about one core busy and judging about two, so overlapping them uses the
+machine's cores where they would take turns. At most four batches are held at a time: the one
+committing, the one judged, one read and waiting, one being read.
 """
 
 from __future__ import annotations

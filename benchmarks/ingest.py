@@ -16,7 +16,9 @@ Prints events/s, b/a (per round and of the bests; and of CPU seconds, which othe
 machine disturbs less than elapsed time), the delta's cost against (b) as measured and
 without the fixed cost, and the peak RSS of (b) at N and at N/10. Each measured step runs in its
 own process, so its peak memory is its own. `--phases` adds one ingest in this process with the
-time of each of its SQL steps (and what is left: reading, Python, opening and closing).
+time of each of its SQL steps (`ahead:` those of the thread that judges the next batch while one
+commits, so the lines add up to more than the wall time) and what is left of the committing
+thread's time: waiting, Python, opening and closing.
 """
 
 from __future__ import annotations

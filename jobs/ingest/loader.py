@@ -7,9 +7,10 @@ was after the previous batch and a re-run picks up exactly there.
 A batch goes through these steps (`_store`), in SQL over the whole batch at once:
 
 1. The lines reach DuckDB as an Arrow table, without a copy when the source read them as
-   `Lines` (the files source). The fast tier of validation (`validation.judge_query`) parses
-   each line once and keeps, in arrival order, the columns of every record it recognises as
-   fully valid: in practice nearly all of them.
+   `Lines` (the files source). The fast tier of validation (`judge`, `validation.judge_query`)
+   parses each line once and gives, as an Arrow table in arrival order, the columns of every
+   record it recognises as fully valid: in practice nearly all of them. It reads only the
+   lines, so the run (`run.py`) has it done for the next batch while this one commits.
 2. Only the lines it did not accept go through the full tier (`validation.reasons_query`),
    which picks each one's reason exactly as the contract orders them (or finds it valid after
    all, or blank). The few that look like lenient JSON are settled by a strict parser first.
@@ -35,15 +36,18 @@ import pyarrow as pa
 
 from pulse.core import timezones
 
+from jobs.ingest import arrow
 from jobs.ingest.contract import CONFLICTING_DUPLICATE
 from jobs.ingest.sources.base import Batch, Lines
 from jobs.ingest.validation import LENIENT_JSON, TIMEZONES_VARIABLE, judge_query, reasons_query
 
-_JUDGE_SQL = judge_query("batch_lines")
-_JUDGE_ALL_SLOW_SQL = judge_query("batch_lines", fast=False)
+_JUDGE_SQL = judge_query("lines_to_judge")
+_JUDGE_ALL_SLOW_SQL = judge_query("lines_to_judge", fast=False)
 _REASONS_SQL = reasons_query(
     "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM left_over)")
-_TEMP_TABLES = ("judged", "slow", "earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
+# The columns of `judged` besides `ord` and `ok`, as both tiers give them (validation.py).
+_JUDGED_COLUMNS = ("source", "id", "type", "time", "city", "data", "key_hash")
+_TEMP_TABLES = ("earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
 # Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
 # so one batch of a whole block would run on a single thread.
 _SCAN_ROWS = 16_384
@@ -107,6 +111,38 @@ def next_seq(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchall()[0][0]
 
 
+@dataclass
+class Verdict:
+    """What validation says of a batch's lines, before dedupe."""
+
+    judged: pa.Table
+    """A row per line, in the batch's order: `ord, ok` and, where ok, the columns of the event."""
+    reasons: list[tuple[int, str]]
+    """(ord, reason) of each rejected line, in order."""
+
+
+def judge(con: duckdb.DuckDBPyConnection, batch: Batch, *, fast_path: bool = True) -> Verdict:
+    """Both tiers of validation over `batch`: the fast one (`validation.judge_query`) over every
+    line, the full one over the lines it did not accept. It reads nothing but the lines (and
+    the timezone names `prepare` set on `con`), so it may run on a connection of its own (a
+    cursor, in another thread) while the batch before this one commits; `commit_batch` takes
+    the result.
+
+    `fast_path=False`: the fast tier accepts nothing, so every line goes to the full tier."""
+    con.register("lines_to_judge", _as_arrow(batch))
+    try:
+        # (record batches of _SCAN_ROWS, so that the loader's scans of it run on every thread)
+        judged = con.sql(_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL).to_arrow_table(batch_size=_SCAN_ROWS)
+        left_over = np.flatnonzero(~_oks(judged)).tolist()
+        if not left_over:
+            return Verdict(judged, [])
+        return _judge_the_rest(con, _taken(batch, left_over), judged)
+    finally:
+        con.execute("DROP TABLE IF EXISTS slow")
+        for name in ("lines_to_judge", "left_over", "not_strict_json"):
+            _unregister(con, name)
+
+
 def commit_batch(
     con: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -116,17 +152,22 @@ def commit_batch(
     kind: str,
     first_seq: int,
     fast_path: bool = True,
+    verdict: Verdict | None = None,
 ) -> Counts:
     """Validate, dedupe and store `batch` and the source's new position, in one transaction.
 
-    `fast_path=False` sends every line through the full tier of validation: slower, and the
-    same result (the tests hold the two to that)."""
+    `verdict` is `judge(..., batch)` when the caller had it done ahead; else it is done here.
+    `fast_path=False` sends every line through the full tier of validation (a `verdict` given is
+    then not used): slower, and the same result (the tests hold the two to that)."""
     con.register("batch_lines", _as_arrow(batch))
     con.execute("BEGIN TRANSACTION")
     try:
-        counts = (_store(con, batch, run_id=run_id, source_name=source_name, first_seq=first_seq,
-                         fast_path=fast_path)
-                  if len(batch.raws) else Counts())
+        if len(batch.raws):
+            if verdict is None or not fast_path:
+                verdict = judge(con, batch, fast_path=fast_path)
+            counts = _store(con, batch, verdict, run_id=run_id, source_name=source_name, first_seq=first_seq)
+        else:
+            counts = Counts()
         con.execute(
             """INSERT OR REPLACE INTO source_state (source_name, kind, position, updated_at)
                VALUES (?, ?, ?, now())""",
@@ -144,8 +185,7 @@ def commit_batch(
     finally:
         for table in _TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        for name in ("batch_lines", "left_over", "not_strict_json", "suspect_lines", "positions",
-                     "reject_locations", "conflicting"):
+        for name in ("batch_lines", "judged", "suspect_lines", "positions", "reject_locations", "conflicting"):
             _unregister(con, name)
     return counts
 
@@ -158,11 +198,11 @@ def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _as_arrow(batch: Batch) -> pa.Table:
     """The batch's lines as the table `batch_lines(ord, raw, utf8_ok)`."""
     count = len(batch.raws)
-    raws = batch.raws.array if isinstance(batch.raws, Lines) else pa.array(batch.raws, pa.string())
+    raws = batch.raws.array if isinstance(batch.raws, Lines) else arrow.strings(batch.raws)
     utf8_ok = np.ones(count, dtype=bool)
     if len(batch.invalid_utf8):
         utf8_ok[np.asarray(batch.invalid_utf8, dtype=np.int64)] = False
-    table = pa.table({"ord": np.arange(count, dtype=np.int64), "raw": raws, "utf8_ok": utf8_ok})
+    table = arrow.table({"ord": arrow.int64s(np.arange(count)), "raw": raws, "utf8_ok": arrow.bools(utf8_ok)})
     return pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS), schema=table.schema)
 
 
@@ -170,37 +210,31 @@ def _taken(batch: Batch, ords: list[int]) -> pa.Table:
     """The lines at `ords` (usually few) as a table `(ord, raw, utf8_ok)`: picked out here, where
     DuckDB would read the text of every line of the batch to find them."""
     raws = batch.raws
-    if isinstance(raws, Lines) and len(ords) > len(raws) // 16:
-        raws = raws.array.to_pylist()  # many: one conversion costs less than one per line
+    raw = raws.take(ords) if isinstance(raws, Lines) else arrow.strings([raws[o] for o in ords])
     invalid = set(batch.invalid_utf8)
-    return pa.table({"ord": pa.array(ords, pa.int64()),
-                     "raw": pa.array([raws[o] for o in ords], pa.string()),
-                     "utf8_ok": pa.array([o not in invalid for o in ords], pa.bool_())})
+    return arrow.table({"ord": arrow.int64s(ords), "raw": raw,
+                        "utf8_ok": arrow.bools([o not in invalid for o in ords])})
 
 
 def _ords(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
     return [row[0] for row in con.execute(sql).fetchall()]
 
 
-def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_name: str, first_seq: int,
-           fast_path: bool) -> Counts:
+def _store(con: duckdb.DuckDBPyConnection, batch: Batch, verdict: Verdict, *, run_id: int, source_name: str,
+           first_seq: int) -> Counts:
     count = len(batch.raws)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE judged AS {_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL}")
-    left_over = _ords(con, "SELECT ord FROM judged WHERE NOT ok")
-    if left_over:
-        _judge_the_rest(con, _taken(batch, left_over))
+    judged = verdict.judged
+    con.register("judged", judged)
     _dedupe(con, batch)
 
     # Every line not stored is a reject, a blank or a duplicate: few, so the seq of each stored
     # line is its position less the skipped lines before it. The lines go in by position (judged
     # holds them in arrival order), so events stay in seq order with no sort; a join on ord would
     # also do, but DuckDB's hash join does not keep the order.
-    skipped = np.asarray(_ords(con, """SELECT ord FROM judged WHERE NOT ok
-                                       UNION ALL SELECT ord FROM keyed WHERE NOT is_new"""), dtype=np.int64)
-    keep = np.ones(count, dtype=bool)
-    keep[skipped] = False
-    con.register("positions", pa.table({"ord": np.arange(count, dtype=np.int64), "keep": keep,
-                                        "seq": first_seq - 1 + np.cumsum(keep, dtype=np.int64)}))
+    keep = _oks(judged)
+    keep[np.asarray(_ords(con, "SELECT ord FROM keyed WHERE NOT is_new"), dtype=np.int64)] = False
+    con.register("positions", arrow.table({"ord": arrow.int64s(np.arange(count)), "keep": arrow.bools(keep),
+                                           "seq": arrow.int64s(first_seq - 1 + np.cumsum(keep, dtype=np.int64))}))
     accepted = con.execute(
         """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
            SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, b.raw, ?, j.key_hash
@@ -211,7 +245,7 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     if accepted != int(keep.sum()):  # (judged out of arrival order: never store a misnumbered event)
         raise RuntimeError(f"ingest: {int(keep.sum())} events to store, {accepted} in position")
 
-    reasons = con.execute("SELECT ord, reason FROM slow WHERE reason IS NOT NULL").fetchall() if left_over else []
+    reasons = list(verdict.reasons)
     reasons += [(row[0], CONFLICTING_DUPLICATE) for row in con.execute(
         "SELECT ord FROM keyed WHERE conflicting").fetchall()]
     duplicates = con.execute("SELECT count(*) FROM keyed WHERE NOT is_new AND NOT conflicting").fetchall()[0][0]
@@ -219,21 +253,36 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, *, run_id: int, source_
     return Counts(accepted=accepted, duplicates=duplicates + seen_rejects, rejected=rejected)
 
 
-def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table) -> None:
-    """The full tier for the lines the fast tier did not accept (`left_over`); those valid
-    after all join the accepted ones in `judged`."""
+def _oks(judged: pa.Table) -> np.ndarray:
+    """Which lines `judged` accepts, as a (writable) numpy array."""
+    return arrow.bools_of(judged.column("ok"))
+
+
+def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged: pa.Table) -> Verdict:
+    """The full tier for the lines the fast tier did not accept (`left_over`): their reasons,
+    and `judged` with those valid after all among the accepted ones."""
     con.register("left_over", left_over)
     maybe_lenient = con.execute(
         "SELECT ord, raw FROM left_over WHERE utf8_ok AND regexp_matches(raw, ?)", [LENIENT_JSON]).fetchall()
     not_strict = [ord_ for ord_, raw in maybe_lenient if not is_strict_json(raw)]
-    con.register("not_strict_json", pa.table({"ord": pa.array(not_strict, pa.int64())}))
+    con.register("not_strict_json", arrow.table({"ord": arrow.int64s(not_strict)}))
     con.execute(f"CREATE OR REPLACE TEMP TABLE slow AS {_REASONS_SQL}")
-    if con.execute("SELECT count(*) FROM slow WHERE reason IS NULL AND NOT blank").fetchall()[0][0]:
-        con.execute("""
-            UPDATE judged SET ok = true, source = s.source, id = s.id, type = s.type, time = s.time,
-                              city = s.city, data = s.data, key_hash = s.key_hash
-            FROM slow s WHERE judged.ord = s.ord AND s.reason IS NULL AND NOT s.blank
-        """)
+    reasons = [(ord_, reason) for ord_, reason in con.execute(
+        "SELECT ord, reason FROM slow WHERE reason IS NOT NULL ORDER BY ord").fetchall()]
+    valid = con.sql(f"""SELECT ord, true AS ok, {", ".join(_JUDGED_COLUMNS)} FROM slow
+                        WHERE reason IS NULL AND NOT blank ORDER BY ord""").to_arrow_table()
+    if not valid.num_rows:
+        return Verdict(judged, reasons)
+    # Few (escapes, leading whitespace and the like): their rows of `judged` replaced in place.
+    import pyarrow.compute as pc  # (here: importing it costs 40 ms, which most runs need not pay)
+
+    mask = np.zeros(len(judged), dtype=bool)
+    mask[arrow.int64s_of(valid.column("ord"))] = True
+    mask = arrow.bools(mask)
+    columns = {name: pc.replace_with_mask(judged.column(name).combine_chunks(), mask,
+                                          valid.column(name).combine_chunks().cast(judged.schema.field(name).type))
+               if name in valid.column_names else judged.column(name) for name in judged.column_names}
+    return Verdict(pa.Table.from_batches(arrow.table(columns).to_batches(max_chunksize=_SCAN_ROWS)), reasons)
 
 
 def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
@@ -280,7 +329,7 @@ def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     ).fetchall()
     conflicting = [ord_ for ord_, raw, accepted in differing if not same_json(raw, accepted)]
     if conflicting:
-        con.register("conflicting", pa.table({"ord": pa.array(conflicting, pa.int64())}))
+        con.register("conflicting", arrow.table({"ord": arrow.int64s(conflicting)}))
         con.execute("UPDATE keyed SET conflicting = true WHERE ord IN (SELECT ord FROM conflicting)")
 
 
@@ -290,10 +339,10 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, batch: Batch, reasons: list[t
     if not reasons:
         return 0, 0
     ords = [ord_ for ord_, _ in reasons]
-    con.register("reject_locations", pa.table({
-        "ord": pa.array(ords, pa.int64()),
-        "location": pa.array(_locations(batch, ords), pa.string()),
-        "reason": pa.array([reason for _, reason in reasons], pa.string()),
+    con.register("reject_locations", arrow.table({
+        "ord": arrow.int64s(ords),
+        "location": arrow.strings(_locations(batch, ords)),
+        "reason": arrow.strings([reason for _, reason in reasons]),
         "raw": _taken(batch, ords).column("raw"),
     }))
     con.execute("CREATE OR REPLACE TEMP TABLE new_rejects AS SELECT ord, location, reason, raw FROM reject_locations")

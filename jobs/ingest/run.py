@@ -3,14 +3,23 @@
 Each source gets its own row in `ingest_runs` (running → completed | failed). A source that
 fails does not undo what its earlier batches committed; the run goes on with the next source
 and the failure is reported at the end, so one unreachable feed does not hold back the files.
+
+Batches go through a pipeline of three threads: the source reads ahead (`prefetched`), both
+tiers of validation judge the next batch on a cursor of their own (`_judged_ahead`: they read
+only the lines), and this thread commits the current one. Committing (dedupe, the insert,
+COMMIT) keeps about one core busy and judging about two, so overlapping them uses the
+machine's cores where they would take turns. At most four batches are held at a time: the one
+committing, the one judged, one read and waiting, one being read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from pulse.core.config import Config, check_secrets
 from pulse.core.warehouse import open_warehouse
@@ -18,7 +27,7 @@ from pulse.core.warehouse import open_warehouse
 from jobs.ingest import loader
 from jobs.ingest.prefetch import prefetched
 from jobs.ingest.sources import find, make_source
-from jobs.ingest.sources.base import Source, SourceError
+from jobs.ingest.sources.base import Batch, Source, SourceError
 from jobs.ingest.sources.files import FilesSource, discover
 
 ADHOC_SOURCE = "adhoc"
@@ -106,9 +115,9 @@ def _pull(con, source: Source, on_progress: Progress | None) -> SourceResult:
     error = None
     seq = loader.next_seq(con)
     try:
-        for batch in prefetched(source.batches(position)):
+        for batch, verdict in _judged_ahead(con, prefetched(source.batches(position))):
             got = loader.commit_batch(con, batch, run_id=run_id, source_name=source.name,
-                                      kind=source.kind, first_seq=seq)
+                                      kind=source.kind, first_seq=seq, verdict=verdict)
             seq += got.accepted
             counts.add(got)
             if on_progress:
@@ -120,6 +129,40 @@ def _pull(con, source: Source, on_progress: Progress | None) -> SourceResult:
         raise
     _finish(con, run_id, "failed" if error else "completed", error)
     return SourceResult(source.name, counts, error)
+
+
+def _judged_ahead(con, batches: Iterator[Batch]) -> Iterator[tuple[Batch, loader.Verdict | None]]:
+    """Each batch with its verdict (`loader.judge`), the next batch's being worked out in a
+    thread of its own, on a cursor, while the caller commits this one. Nothing there is written
+    to the warehouse, so a crash meanwhile loses nothing; an error reading or judging a batch is
+    raised here when the batches before it have been taken."""
+    cursor = con.cursor()
+    prepared = []  # (the cursor is readied once there is a line to judge: a pull with nothing new costs nothing)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse-judge")
+    try:
+        def take() -> tuple[Batch, loader.Verdict | None] | None:
+            batch = next(batches, None)
+            if batch is None:
+                return None
+            if not len(batch.raws):
+                return batch, None
+            if not prepared:
+                loader.prepare(cursor)  # (a connection of its own: its own timezone list)
+                prepared.append(True)
+            return batch, loader.judge(cursor, batch)
+
+        pending = pool.submit(take)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(take)
+            yield item
+    finally:
+        with contextlib.suppress(Exception):  # (a query still running there is not wanted now)
+            cursor.interrupt()
+        pool.shutdown(wait=True)
+        close = getattr(batches, "close", None)
+        if close:
+            close()  # after the pool: the reading thread is stopped from the thread that read
+        cursor.close()
 
 
 def _finish(con, run_id: int, status: str, error: str | None) -> None:

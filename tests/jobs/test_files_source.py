@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -291,3 +293,23 @@ def test_a_gzip_still_being_written_waits_until_it_settles(make_config, tmp_path
     (folder / "growing.ndjson.gz").write_bytes(whole)  # the writer finished the member
     second = ingest(config)
     assert second.errors == [] and first.accepted + second.accepted == 5_000
+
+
+def test_an_ingest_does_not_import_pandas(config, tmp_path):
+    # pyarrow imports pandas the first time pa.array, pa.table or to_numpy is called (0.17 s at
+    # the start of every run); jobs/ingest/arrow.py builds what ingest needs without them.
+    # (a redelivery, a reject, and an id with a quote: valid, but only the full tier says so)
+    records = [joined(1), joined(2), joined(1), {"specversion": "1.0"}, envelope(id='e"3', data={"user_id": "u3"})]
+    write_lines(tmp_path / "a.ndjson", records)
+    with open(tmp_path / "a.ndjson", "ab") as out:
+        out.write(b"{not json, \xff}\n")
+    script = (
+        "import sys, pathlib\n"
+        "from pulse.core.config import from_dict\n"
+        "from jobs.ingest.run import ingest\n"
+        f"config = from_dict({{'warehouse': {{'data_dir': {str(config.data_dir)!r}}}}}, base_dir=pathlib.Path({str(tmp_path)!r}))\n"
+        f"print(ingest(config, files=[{str(tmp_path / 'a.ndjson')!r}]).line(), 'pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "accepted 3, duplicates 1, rejected 2 False"
+    assert [id_ for _, id_ in events(config)] == ["e1", "e2", 'e"3']

@@ -16,9 +16,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from pulse.core.config import Settings
+
+from jobs.ingest import arrow
 
 if TYPE_CHECKING:
     from pulse.core.config import Config
@@ -61,6 +64,16 @@ class Lines(Sequence[str]):
 
     def __repr__(self) -> str:
         return f"Lines({len(self)} lines)"
+
+    def take(self, indexes: Sequence[int]) -> pa.Array:
+        """The lines at `indexes`, as an Arrow string array: for string views, new views onto
+        the same text (no `str` per line, no copy of the text)."""
+        array = self.array
+        if array.type != pa.string_view() or array.offset or array.null_count:
+            return arrow.strings([self[i] for i in indexes])
+        buffers = array.buffers()
+        views = np.frombuffer(buffers[1], dtype=np.uint8).reshape(-1, 16)[np.asarray(indexes, dtype=np.int64)]
+        return pa.Array.from_buffers(pa.string_view(), len(views), [None, pa.py_buffer(views), *buffers[2:]])
 
 
 @dataclass

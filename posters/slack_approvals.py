@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from pulse.core.config import Config, ConfigError, secret
 from pulse.core.egress import EgressRefused
-from pulse.people import People
+from pulse.people import People, User
 from pulse.web import security_log
 from pulse.web import scope
 
@@ -74,6 +74,14 @@ class _Action(_Payload):
     action_id: Literal[APPROVE, REJECT]
     value: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}:[0-9a-f]{0,64}$")]
     """The post id and the fingerprint of the wording the button was shown with (`approval_message`)."""
+
+    @property
+    def post_id(self) -> int:
+        return int(self.value.partition(":")[0])
+
+    @property
+    def shown_hash(self) -> str:
+        return self.value.partition(":")[2]
 
 
 class _Container(_Payload):
@@ -343,32 +351,30 @@ def handle_interaction(config: Config, store: PostStore, people: People, headers
             form = _Form.model_validate(payload)
             meta = _FormMeta.model_validate_json(form.view.private_metadata)
             slack_user, post_id, what = form.user.id, meta.post, "reject with a reason"
-            answer = _reject_submitted(config, store, people, form, meta)
+            user = people.by_slack_user(slack_user)
+            answer = _reject_submitted(config, store, people, form, meta, user)
         else:
             click = _Click.model_validate(payload)
-            slack_user, what = click.user.id, click.actions[0].action_id.removeprefix("pulse_")
-            post_id = int(click.actions[0].value.partition(":")[0])
-            answer = _clicked(config, store, people, click)
+            slack_user, post_id = click.user.id, click.actions[0].post_id
+            what = click.actions[0].action_id.removeprefix("pulse_")
+            user = people.by_slack_user(slack_user)
+            answer = _clicked(config, store, people, click, user)
     except (KeyError, IndexError, ValueError, ValidationError):
         return Answer(400, "not a Pulse button click")
     # Who acted: no session says it (the web shell's own line for this request has no email).
-    user = people.by_slack_user(slack_user)
     security_log.event("slack_action", slack_user=slack_user, email=user.email if user else None, post_id=post_id,
                        method=what, status=answer.status)
     return answer
 
 
-def _clicked(config: Config, store: PostStore, people: People, click: _Click) -> Answer:
-    """A verified, well-formed button click."""
+def _clicked(config: Config, store: PostStore, people: People, click: _Click, user: User | None) -> Answer:
+    """A verified, well-formed button click by the Slack user mapped to `user` (None: nobody)."""
     action = click.actions[0]
-    slack_user = click.user.id
-    post_id_text, _, shown_hash = action.value.partition(":")
-    post_id = int(post_id_text)
+    slack_user, post_id, shown_hash = click.user.id, action.post_id, action.shown_hash
     container = click.container or _Container()
     channel_id = container.channel_id or (click.channel or _Channel()).id
     message_ts = container.message_ts or (click.message or _Message()).ts
     clicked = f"{channel_id}/{message_ts}" if channel_id and message_ts else None
-    user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser (`pulse users`); nothing done")
     scope.act_for(user)  # signed by Slack, not a session: the posts it may read are this person's
@@ -436,10 +442,10 @@ def _open_reject_form(config: Config, post: Post, shown_hash: str, clicked: str 
     return None
 
 
-def _reject_submitted(config: Config, store: PostStore, people: People, form: _Form, meta: _FormMeta) -> Answer:
+def _reject_submitted(config: Config, store: PostStore, people: People, form: _Form, meta: _FormMeta,
+                      user: User | None) -> Answer:
     reason = (form.view.state.values.reason.reason.value or "").strip()
     slack_user = form.user.id
-    user = people.by_slack_user(slack_user)
     if user is None:
         return Answer(403, f"Slack user {slack_user} is not mapped to a Pulse organiser",
                       body={"response_action": "errors", "errors": {"reason": "You are not a Pulse organiser."}})

@@ -137,10 +137,11 @@ def _judged_ahead(con, batches: Iterator[Batch]) -> Iterator[tuple[Batch, loader
     to the warehouse, so a crash meanwhile loses nothing; an error reading or judging a batch is
     raised here when the batches before it have been taken."""
     cursor = con.cursor()
-    prepared = []  # (the cursor is readied once there is a line to judge: a pull with nothing new costs nothing)
+    prepared = False  # (the cursor is readied once there is a line to judge: a pull with nothing new costs nothing)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse-judge")
     try:
         def take() -> tuple[Batch, loader.Verdict | None] | None:
+            nonlocal prepared
             batch = next(batches, None)
             if batch is None:
                 return None
@@ -148,7 +149,7 @@ def _judged_ahead(con, batches: Iterator[Batch]) -> Iterator[tuple[Batch, loader
                 return batch, None
             if not prepared:
                 loader.prepare(cursor)  # (a connection of its own: its own timezone list)
-                prepared.append(True)
+                prepared = True
             return batch, loader.judge(cursor, batch)
 
         pending = pool.submit(take)

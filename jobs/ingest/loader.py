@@ -21,7 +21,9 @@ A batch goes through these steps (`_store`), in SQL over the whole batch at once
    order.
 4. Events are inserted by position: the lines that are skipped (rejects, blanks, duplicates)
    are few, so each stored line's `seq` is computed from them (no sort, no window), and the
-   lines go in in arrival order.
+   lines go in in arrival order. They go into `event_log` as the line (`raw`) and the envelope
+   columns; `data` is in `raw`, and the view `events`, which everything else reads, derives it
+   (migration 002: storing it twice cost 7 % of an ingest).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ _JUDGE_ALL_SLOW_SQL = judge_query("lines_to_judge", fast=False)
 _REASONS_SQL = reasons_query(
     "(SELECT ord, raw, utf8_ok, ord IN (SELECT ord FROM not_strict_json) AS not_strict FROM left_over)")
 # The columns of `judged` besides `ord` and `ok`, as both tiers give them (validation.py).
-_JUDGED_COLUMNS = ("source", "id", "type", "time", "city", "data", "key_hash")
+_JUDGED_COLUMNS = ("source", "id", "type", "time", "city", "key_hash")
 _TEMP_TABLES = ("earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects")
 # Arrow record batches of this many rows: DuckDB scans an Arrow table one record batch per task,
 # so one batch of a whole block would run on a single thread.
@@ -108,7 +110,7 @@ def _has_zstd(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def next_seq(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchall()[0][0]
+    return con.execute("SELECT coalesce(max(seq), 0) + 1 FROM event_log").fetchall()[0][0]
 
 
 @dataclass
@@ -236,8 +238,8 @@ def _store(con: duckdb.DuckDBPyConnection, batch: Batch, verdict: Verdict, *, ru
     con.register("positions", arrow.table({"ord": arrow.int64s(np.arange(count)), "keep": arrow.bools(keep),
                                            "seq": arrow.int64s(first_seq - 1 + np.cumsum(keep, dtype=np.int64))}))
     accepted = con.execute(
-        """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
-           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, j.data, b.raw, ?, j.key_hash
+        """INSERT INTO event_log (seq, source, id, type, time, city, raw, run_id, key_hash)
+           SELECT p.seq, j.source, j.id, j.type, j.time, j.city, b.raw, ?, j.key_hash
            FROM judged j POSITIONAL JOIN batch_lines b POSITIONAL JOIN positions p
            WHERE p.keep AND j.ord = p.ord AND b.ord = p.ord""",
         [run_id],
@@ -294,12 +296,12 @@ def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     # reading `raw` for the whole table (as a plain join would) made each batch cost O(events).
     con.execute("""
         CREATE OR REPLACE TEMP TABLE earlier_rows AS
-        SELECT rowid AS rid FROM events
+        SELECT rowid AS rid FROM event_log
         WHERE key_hash IN (SELECT key_hash FROM judged WHERE ok)
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE earlier AS
-        SELECT key_hash, source, id, raw FROM events WHERE rowid IN (SELECT rid FROM earlier_rows)
+        SELECT key_hash, source, id, raw FROM event_log WHERE rowid IN (SELECT rid FROM earlier_rows)
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE suspect_keys AS

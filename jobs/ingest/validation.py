@@ -30,8 +30,9 @@ checks the lines `LENIENT_JSON` matches with a strict parser and hands the verdi
 `loader.py` runs it.
 
 Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line, in its order:
-`ord, ok` and, where `ok`, the columns the events table keeps but `raw` (`key_hash =
-hash(source, id)`); the lines themselves are not copied. `reasons_query` reads `(ord, raw,
+`ord, ok` and, where `ok`, the columns `event_log` keeps but `raw` and `run_id` (`key_hash =
+hash(source, id)`; `data` is not stored, the view `events` reads it from `raw`); the lines
+themselves are not copied. `reasons_query` reads `(ord, raw,
 utf8_ok, not_strict)` and returns `ord, blank, reason` (NULL when valid or blank) and the same
 columns where the record is valid.
 """
@@ -276,8 +277,7 @@ accepted AS (
            CASE WHEN ok THEN {FAST.text(value('id'))} END AS id,
            CASE WHEN ok THEN {type_name} END AS type,
            CASE WHEN ok THEN ts END AS time,
-           CASE WHEN ok THEN {FAST.text(value('city'))} END AS city,
-           CASE WHEN ok THEN {value('data')} END AS data
+           CASE WHEN ok THEN {FAST.text(value('city'))} END AS city
     FROM judged
 )
 SELECT *, CASE WHEN ok THEN hash(source, id) END AS key_hash FROM accepted
@@ -330,7 +330,6 @@ SELECT ord, blank, reason,
        CASE WHEN {valid} THEN {FULL.text('e.type')} END AS type,
        CASE WHEN {valid} THEN {FULL.instant('e.time')} END AS time,
        CASE WHEN {valid} THEN {FULL.text('e.city')} END AS city,
-       CASE WHEN {valid} THEN e.data END AS data,
        CASE WHEN {valid} THEN hash({FULL.text('e.source')}, {FULL.text('e.id')}) END AS key_hash
 FROM judged
 """

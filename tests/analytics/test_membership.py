@@ -148,16 +148,17 @@ def test_every_city_in_slug_order_and_unknown_types_name_no_city(config, tmp_pat
 def test_a_timezone_duckdb_cannot_use_is_passed_over(config, tmp_path):
     # Ingest only lets tzdata's IANA names through, but DuckDB's own timezone database may lag
     # behind tzdata: the build then keeps the latest usable timezone rather than failing. The
-    # unusable upsert is written straight into `events`, as if ingest had accepted it.
+    # unusable upsert is written straight into the stored events (`event_log`, whose `raw` the
+    # view `events` reads `data` from), as if ingest had accepted it.
     load(config, [
         ev("city:upserted", "c1", "2026-01-01T00:00:00Z", name="Pune", timezone="Asia/Kolkata"),
         joined("j", "2026-03-01T20:00:00Z", "u1"),
     ], tmp_path / "in")
     with open_warehouse(config, write=True) as con:
         con.execute(
-            """INSERT INTO events (seq, source, id, type, time, city, data, raw, run_id, key_hash)
+            """INSERT INTO event_log (seq, source, id, type, time, city, raw, run_id, key_hash)
                SELECT max(seq) + 1, 'platform/test', 'c2', 'city:upserted', '2026-01-02T00:00:00Z', 'sydney',
-                      '{"name":"Pune!","timezone":"localtime"}', '{}', 0, hash('platform/test', 'c2')
+                      '{"data":{"name":"Pune!","timezone":"localtime"}}', 0, hash('platform/test', 'c2')
                FROM events""")
     build(config)
     assert body(read(config, metrics.cities)) == [["sydney", "Pune!", "Asia/Kolkata"]]

@@ -168,3 +168,41 @@ def test_accepted_envelope_columns(config, tmp_path):
     assert (source, id_, type_, city) == ("platform/au", "a", "event:created", "sydney")
     assert time == "2026-03-04T22:12:44.120"  # 09:12 at +11:00 is 22:12 the day before in UTC
     assert json.loads(data) == CREATED
+
+
+def _first_key_wins(pairs):
+    result = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
+
+
+def test_data_is_read_from_the_stored_line(config, tmp_path):
+    """`data` is not stored apart from the line (migration 002): the view `events` reads it from
+    `raw`. Whatever the line's spacing, escapes, key order or repeated keys, it is the line's
+    `data` as a JSON value (the first of repeated keys, as the envelope is read), and NULL for
+    an unknown type sent without it or with `null`."""
+    base = '"specversion":"1.0","source":"platform/au","time":"2026-03-05T09:00:00Z","city":"sydney"'
+    lines = {
+        "spaced": '{' + base + ', "id":"a", "type":"user:joined_city", "data" : { "user_id" : "u1" , "n": [1, 2.50] } }',
+        "escaped": '{' + base + ',"id":"b","type":"user:joined_city","data":{"user_id":"\\u00e9\\"\\/\\ud83d\\ude00"}}',
+        "repeated data": '{' + base + ',"id":"c","type":"user:joined_city","data":{"user_id":"first"},"data":{"user_id":"second"}}',
+        "repeated field": '{' + base + ',"id":"d","type":"user:joined_city","data":{"user_id":"one","user_id":"two"}}',
+        "leading space": '  {' + base + ',"id":"e","type":"user:joined_city","data":{"user_id":"u5"}}',
+        "data last then other": '{"data":{"user_id":"u6","x":{"y":null}},' + base + ',"id":"f","type":"user:joined_city"}',
+        "unknown, no data": '{' + base + ',"id":"g","type":"partner:thing"}',
+        "unknown, null data": '{' + base + ',"id":"h","type":"partner:thing","data":null}',
+        "unknown, object": '{' + base + ',"id":"i","type":"partner:thing","data":{"deep":{"k":[true,false,null]}}}',
+    }
+    path = tmp_path / "odd.ndjson"
+    path.write_text("\n".join(lines.values()) + "\n", encoding="utf-8")
+    summary = ingest(config, files=[str(path)])
+    assert (summary.accepted, summary.rejected) == (len(lines), 0)
+    stored = dict(query(config, "SELECT raw, data FROM events"))
+    for name, raw in lines.items():
+        expected = json.loads(raw, object_pairs_hook=_first_key_wins).get("data")
+        data = stored[raw]
+        if expected is None:
+            assert data is None, name  # (SQL NULL, not the JSON text `null`)
+        else:
+            assert json.loads(data, object_pairs_hook=_first_key_wins) == expected, name

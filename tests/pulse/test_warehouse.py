@@ -21,9 +21,10 @@ def test_schema_is_created_and_versioned_by_the_code(config):
     # Every component's files, each once: the ingest tables (jobs/ingest/migrations) and the
     # analytics models (analytics/migrations).
     assert rows == [("analytics", 1, "models"), ("analytics", 2, "rsvps"), ("analytics", 3, "key_hashes"),
-                    ("analytics", 4, "meetup_details"), ("analytics", 10, "capacity_waitlist"), ("ingest", 1, "ingest")]
+                    ("analytics", 4, "meetup_details"), ("analytics", 10, "capacity_waitlist"), ("ingest", 1, "ingest"),
+                    ("ingest", 2, "data_from_raw")]
     tables = {name for (name,) in query(config, "SELECT table_name FROM information_schema.tables")}
-    assert {"events", "rejects", "source_state", "ingest_runs", "schema_migrations"} <= tables
+    assert {"events", "event_log", "rejects", "source_state", "ingest_runs", "schema_migrations"} <= tables
 
 
 def test_a_warehouse_from_before_the_ingest_component_keeps_its_data(config):
@@ -45,6 +46,35 @@ def test_a_warehouse_from_before_the_ingest_component_keeps_its_data(config):
     assert query(config, "SELECT id FROM events") == [("e1",)]
     assert ("ingest", 1) in query(config, "SELECT component, version FROM schema_migrations")
     assert not query(config, "SELECT * FROM schema_migrations WHERE component = 'core'")
+
+
+def test_a_warehouse_that_stored_data_keeps_it_as_it_was(config):
+    """Before migration 002 ingest stored each event's `data` as validation read it (the
+    envelope read with `data` as JSON); upgraded, the view `events` gives the same text from
+    `raw`, for lines of every shape that matters here."""
+    import duckdb
+
+    config.data_dir.mkdir(parents=True)
+    from importlib import resources
+    old = duckdb.connect(str(config.data_dir / "pulse.duckdb"))
+    old.execute((resources.files("jobs.ingest") / "migrations" / "001_ingest.sql").read_text())
+    old.execute("CREATE TABLE schema_migrations (component VARCHAR, version INTEGER, name VARCHAR, "
+                "applied_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (component, version))")
+    old.execute("INSERT INTO schema_migrations (component, version, name) VALUES ('ingest', 1, 'ingest')")
+    raws = ['{"id":"1","data":{"a": 1, "b" : [1, 2.50, 1E2, -0.0, "x\\u00e9\\"\\/"]}}', '{"id":"2","data":{"a":1},"data":{"b":2}}',
+            '{"id":"3","data":{"a":1,"a":2}}', '  {"id":"4","dAta":{"a":1},"data":{"z":{"y":null}}}',
+            '{"id":"5","data":null}', '{"id":"6"}', '{"id":"7","data":{"n":100000000000000000000000,"m":1e400}}']
+    for seq, raw in enumerate(raws, start=1):
+        old.execute("INSERT INTO events SELECT ?, 's', ?, 't', now(), 'sydney', from_json(?, '{\"data\": \"JSON\"}').data, "
+                    "?, 1, 0", [seq, str(seq), raw, raw])
+    before = old.execute("SELECT seq, data FROM events ORDER BY seq").fetchall()
+    old.close()
+    with open_warehouse(config, write=True):
+        pass
+    assert query(config, "SELECT seq, data FROM events ORDER BY seq") == before
+    assert [data for _, data in before][4:6] == [None, None]
+    assert "data" not in {name for (name,) in query(
+        config, "SELECT column_name FROM information_schema.columns WHERE table_name = 'event_log'")}
 
 
 def _hold_writer(config, seconds: float) -> subprocess.Popen:

@@ -30,7 +30,7 @@ def test_a_backup_taken_during_an_ingest_restores_to_the_same_metrics(tmp_path, 
     assert backup.stdout.startswith("backed up 2 files") and backup.stdout.rstrip().endswith("; verified")
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert sorted(f["name"] for f in manifest["files"]) == ["jobs.sqlite", "pulse.duckdb"]  # no people, no posts yet
-    assert manifest["warehouse_tables"]["main.events"] == EVENTS + 60  # what the ingest had committed
+    assert manifest["warehouse_tables"]["main.event_log"] == EVENTS + 60  # what the ingest had committed
 
     restored = tmp_path / "restored"
     result = pulse("--data-dir", str(restored), "restore", str(tmp_path / "backup"), cwd=tmp_path)

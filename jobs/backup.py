@@ -38,6 +38,10 @@ from pulse.core.warehouse import DATABASE_NAME, database_path, hold_lock
 
 from jobs import history
 
+# The table the accepted events are stored in, behind the view `events` (jobs/ingest/migrations/002):
+# the reports count its rows from the table counts the backup verifies by.
+_EVENTS_TABLE = "main.event_log"
+
 MANIFEST = "manifest.json"
 FORMAT = 1
 
@@ -56,7 +60,7 @@ class BackupReport:
     def line(self) -> str:
         size = sum(f["bytes"] for f in self.files)
         return (f"backed up {len(self.files)} files ({size / 1e6:.1f} MB; warehouse: {len(self.tables)} tables, "
-                f"{self.tables.get('main.events', 0):,} events) to {self.folder}; verified")
+                f"{self.tables.get(_EVENTS_TABLE, 0):,} events) to {self.folder}; verified")
 
 
 def _sha256(path: Path) -> str:
@@ -177,7 +181,7 @@ class RestoreReport:
 
     def line(self) -> str:
         kept = f"; what it replaced is in {self.moved_aside}" if self.moved_aside else ""
-        return (f"restored {len(self.files)} files ({self.tables.get('main.events', 0):,} events in the warehouse), "
+        return (f"restored {len(self.files)} files ({self.tables.get(_EVENTS_TABLE, 0):,} events in the warehouse), "
                 f"verified{kept}")
 
 

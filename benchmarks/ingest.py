@@ -1,6 +1,6 @@
 """Ingest throughput against the physical limit, delta cost, and peak memory.
 
-    python benchmarks/ingest.py [--events N] [--rounds R] [--phases]
+    python benchmarks/ingest.py [--events N] [--rounds R] [--phases] [--from-source]
 
 Generates N events (about 240 bytes a line, ~2 % redeliveries, a few dirty lines) as NDJSON and
 times, R times over (best of R; the machine is shared, so each round runs the steps back to
@@ -15,10 +15,18 @@ back and ratios are taken within a round):
 Prints events/s, b/a (per round and of the bests; and of CPU seconds, which other work on the
 machine disturbs less than elapsed time), the delta's cost against (b) as measured and
 without the fixed cost, and the peak RSS of (b) at N and at N/10. Each measured step runs in its
-own process, so its peak memory is its own. `--phases` adds one ingest in this process with the
-time of each of its SQL steps (`ahead:` those of the thread that judges the next batch while one
-commits, so the lines add up to more than the wall time) and what is left of the committing
-thread's time: waiting, Python, opening and closing.
+own process, so its peak memory is its own.
+
+Each run starts as an installed Pulse does, from bytecode: pip compiles it at install, and the
+raw read of (a) starts from DuckDB's installed bytecode too. Run from a source tree on a machine
+that sets PYTHONDONTWRITEBYTECODE (this one does), each `pulse` would compile its modules again,
+about 0.06 s a run; so they are compiled first (`compiled`). `--from-source` measures without
+(and leaves whatever bytecode an earlier run wrote: remove the `__pycache__` folders first).
+
+`--phases` adds one ingest in this process with the time of each of its SQL steps (`ahead:`
+those of the thread that judges the next batch while one commits, so the lines add up to more
+than the wall time) and what is left of the committing thread's time: waiting, Python, opening
+and closing.
 """
 
 from __future__ import annotations
@@ -87,6 +95,15 @@ def write_stream(path: Path, start: int, count: int, seed: int) -> int:
                 out.write(DIRTY[(i // 250_000) % len(DIRTY)] + "\n")
                 lines += 1
     return lines
+
+
+def compiled() -> None:
+    """Have the measured processes start from bytecode, as an installed Pulse does: Pulse's
+    packages compiled once, into the tree's `__pycache__` folders (ignored by git; Python checks
+    each file against its source before using it)."""
+    root = Path(__file__).resolve().parent.parent
+    packages = [str(root / name) for name in ("pulse", "jobs", "analytics", "posters", "dashboards")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True, stdout=subprocess.DEVNULL)
 
 
 def measured(command: list[str], **kwargs) -> tuple[float, int, str, float]:
@@ -247,9 +264,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times each step is measured (best counts)")
     parser.add_argument("--phases", action="store_true", help="also time the SQL steps of one ingest")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and warehouses")
+    parser.add_argument("--from-source", action="store_true",
+                        help="let each run compile Pulse's modules, as from a source tree without bytecode")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-ingest-"))
     try:
+        if not args.from_source:
+            compiled()
         big = run(args.events, work, args.rounds)
         small = run(max(args.events // 10, 1000), work, args.rounds)
         split = phases(work / f"base-{args.events}.ndjson", work) if args.phases else []
@@ -260,7 +281,8 @@ def main() -> None:
     raw_s, ingest_s, delta_s, fixed_s = (best(big, k) for k in ("raw_s", "ingest_s", "delta_s", "fixed_s"))
     out = big["rounds"][0]
     print(f"events: {big['n']:,} ({big['lines']:,} lines, {big['bytes'] / mib:.0f} MiB, "
-          f"{big['bytes'] / big['lines']:.0f} B/line); best of {args.rounds}")
+          f"{big['bytes'] / big['lines']:.0f} B/line); best of {args.rounds}; "
+          f"{'compiling Pulse in every run' if args.from_source else 'from bytecode'}")
     print(f"(a) DuckDB read_json, no validation: {raw_s:6.2f} s  {big['lines'] / raw_s:>10,.0f} lines/s")
     print(f"(b) pulse ingest, empty warehouse:   {ingest_s:6.2f} s  {big['lines'] / ingest_s:>10,.0f} lines/s"
           f"   [{out['ingest_out']}]")

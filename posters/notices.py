@@ -297,7 +297,7 @@ def _send_one(config, store: Notices, channel, settings, notice: Outgoing, sleep
                 store.settle(notice.key, "sent", external_id=sent.external_id)
                 return Outcome(notice.key, "sent", f"{failure.message}; found in {where} by its marker")
         attempts = current.attempts
-        wait = failure.retry_after if failure.retry_after is not None else backoff.wait(attempts)
+        wait = backoff.after(attempts, failure.retry_after)
         if attempts >= publisher.max_attempts or wait > publisher.max_wait_seconds:
             # Certainly not out: the next run tries again.
             store.settle(notice.key, "failed", error=f"{failure.message} (after {attempts} attempts)")

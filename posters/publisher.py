@@ -416,7 +416,7 @@ class Publisher:
             if failure.throttled:
                 # "Later", not "never": not an attempt, and the post waits for the API's reset.
                 throttled_tries += 1
-                wait = failure.retry_after if failure.retry_after is not None else self.backoff(throttled_tries)
+                wait = self.backoff(throttled_tries, failure.retry_after)
                 not_before = self.now() + dt.timedelta(seconds=wait)
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="throttled", state=waiting_state,
@@ -465,7 +465,7 @@ class Publisher:
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=message)
                 return Outcome(post.id, where, "failed", f"{message}; then `pulse posts retry {post.id}`")
-            wait = failure.retry_after if failure.retry_after is not None else self.backoff(attempts)
+            wait = self.backoff(attempts, failure.retry_after)
             not_before = self.now() + dt.timedelta(seconds=wait)
             with store.transaction() as con:
                 store.change(con, post.id, actor=ACTOR, action="retry later", state=waiting_state,
@@ -482,10 +482,11 @@ class Publisher:
         return Outcome(post.id, where, "needs_attention",
                        f"{reason}; check {where}, then `pulse posts resolve {post.id} --published URL` or --not-published")
 
-    def backoff(self, attempt: int) -> float:
-        """The shared retry policy (`pulse.core.retry.Backoff`) with `[publisher]`'s base and cap."""
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt `attempt`: the shared retry policy
+        (`pulse.core.retry.Backoff.after`) with `[publisher]`'s base and cap."""
         p = self.config.publisher
-        return Backoff(p.backoff_base_seconds, p.backoff_max_seconds, random=self.rng.random).wait(attempt)
+        return Backoff(p.backoff_base_seconds, p.backoff_max_seconds, random=self.rng.random).after(attempt, retry_after)
 
     # -- channels -------------------------------------------------------------------------
 

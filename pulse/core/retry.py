@@ -6,8 +6,9 @@
 - When the server said how long (`Retry-After` in seconds or as an HTTP-date, or an API's reset
   time), that is the wait instead, bounded by `retry_after_cap`.
 
-`RetryAfterOrBackoff` plugs the policy into tenacity (the feed's retry loop); the publisher,
-whose retries span runs (a post waits in its store until `not_before`), asks `Backoff.wait`.
+`RetryAfterOrBackoff` plugs the policy into tenacity (the feed's retry loop); the publisher and
+the notices, whose retries span runs (a post waits in its store until `not_before`), ask
+`Backoff.after`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class Backoff:
     def wait(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1 for the first failure)."""
         return min(self.cap, self.base * 2 ** (attempt - 1) * (1 + self.jitter * self.random()))
+
+    def after(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number `attempt`: what the server asked for
+        (`retry_after`, bounded where it was read) when it said, else the backoff."""
+        return retry_after if retry_after is not None else self.wait(attempt)
 
 
 def retry_after_seconds(value: str | None, *, cap: float = 300.0, now: datetime | None = None) -> float | None:
@@ -69,5 +75,4 @@ class RetryAfterOrBackoff(tenacity.wait.wait_base):
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        asked = getattr(error, "retry_after", None)
-        return asked if asked is not None else self.backoff.wait(retry_state.attempt_number)
+        return self.backoff.after(retry_state.attempt_number, getattr(error, "retry_after", None))

@@ -32,9 +32,8 @@ checks the lines `LENIENT_JSON` matches with a strict parser and hands the verdi
 Relations: `judge_query` reads `(ord, raw, utf8_ok)` and returns one row per line, in its order:
 `ord, ok` and, where `ok`, the columns `event_log` keeps but `raw` and `run_id` (`key_hash =
 hash(source, id)`; `data` is not stored, the view `events` reads it from `raw`); the lines
-themselves are not copied. `reasons_query` reads `(ord, raw,
-utf8_ok, not_strict)` and returns `ord, blank, reason` (NULL when valid or blank) and the same
-columns where the record is valid.
+themselves are not copied. `reasons_query` reads `(ord, raw, utf8_ok, not_strict)` and returns
+`ord, blank, reason` (NULL when valid or blank) and the same columns where the record is valid.
 """
 
 from __future__ import annotations

@@ -112,9 +112,14 @@ def open_warehouse(
 
     folder = data_folder(config)
     path = database_path(config)
-    if not write and not _is_migrated(path):
-        with open_warehouse(config, write=True, purpose=purpose, on_wait=on_wait, timeout=timeout):
-            pass
+    if not write:
+        # DuckDB refuses a read-write open while another process has the file open, even only
+        # to look: so the look is under the (shared) lock too, which a writer waits for.
+        with hold_lock(config, exclusive=False, purpose=purpose, on_wait=on_wait, timeout=timeout):
+            migrated = _is_migrated(path)
+        if not migrated:
+            with open_warehouse(config, write=True, purpose=purpose, on_wait=on_wait, timeout=timeout):
+                pass
     with hold_lock(config, exclusive=write, purpose=purpose, on_wait=on_wait, timeout=timeout):
         try:
             con = duckdb.connect(str(path), read_only=not write)
@@ -159,7 +164,7 @@ def hold_lock(config: Config, *, exclusive: bool, purpose: str, on_wait: Callabl
 
 
 def _is_migrated(path: Path) -> bool:
-    """Whether the database exists with its schema (without taking any lock: a peek)."""
+    """Whether the database exists with its schema (the caller holds the lock, shared will do)."""
     import duckdb
 
     if not path.exists():

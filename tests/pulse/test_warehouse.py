@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -90,6 +91,47 @@ def _hold_writer(config, seconds: float) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "holding"
     return process
+
+
+def test_readers_never_open_the_file_under_a_writer(config):
+    """DuckDB refuses a read-write open while any other process has the file open, even read-only
+    for a moment, so a reader must not touch the file outside the warehouse's lock (it once looked
+    whether the schema was migrated before taking the lock: a writer opening meanwhile failed).
+    A writer holds the lock and opens the file over and over for a second, while readers start."""
+    with open_warehouse(config, write=True):
+        pass
+    script = textwrap.dedent(f"""
+        import time, duckdb
+        from pulse.core import config as c
+        from pulse.core.warehouse import database_path, hold_lock
+        config = c.from_dict({{"warehouse": {{"data_dir": {str(config.data_dir)!r}}}}})
+        refused = opened = 0
+        with hold_lock(config, exclusive=True, purpose="writer of the test"):
+            print("holding", flush=True)
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                try:
+                    duckdb.connect(str(database_path(config))).close()
+                    opened += 1
+                except duckdb.IOException:
+                    refused += 1
+        print(opened, refused, flush=True)
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "holding"
+
+    def read():
+        with open_warehouse(config, write=False, on_wait=lambda message: None) as con:
+            con.execute("SELECT count(*) FROM events").fetchall()
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    opened, refused = (int(n) for n in writer.stdout.readline().split())
+    for reader in readers:
+        reader.join()
+    assert writer.wait() == 0
+    assert opened > 10 and refused == 0
 
 
 def test_a_second_writer_waits_and_says_for_what(config):

@@ -120,9 +120,11 @@ def test_readers_never_open_the_file_under_a_writer(config):
     writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "holding"
 
+    read_rows = []
+
     def read():
         with open_warehouse(config, write=False, on_wait=lambda message: None) as con:
-            con.execute("SELECT count(*) FROM events").fetchall()
+            read_rows.append(con.execute("SELECT count(*) FROM events").fetchall())
 
     readers = [threading.Thread(target=read) for _ in range(4)]
     for reader in readers:
@@ -132,6 +134,7 @@ def test_readers_never_open_the_file_under_a_writer(config):
         reader.join()
     assert writer.wait() == 0
     assert opened > 10 and refused == 0
+    assert read_rows == [[(0,)]] * 4  # (each reader read, once the writer let go)
 
 
 def test_a_second_writer_waits_and_says_for_what(config):

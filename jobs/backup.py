@@ -88,7 +88,8 @@ def table_counts(con) -> dict[str, int]:
     """Rows of every table of a DuckDB connection's own database, `schema.table` → count."""
     tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
                          "ORDER BY schema_name, table_name").fetchall()
-    return {f"{schema}.{table}": con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+    # (fetchall, not fetchone: DuckDB 2 leaves a result open after fetchone)
+    return {f"{schema}.{table}": con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
             for schema, table in tables}
 
 

@@ -67,8 +67,9 @@ def _refreshed_facts(con, report) -> dict:
     marks = ", ".join("?" * len(listened))
     cities, counted = con.execute(
         f"SELECT coalesce(list(DISTINCT city ORDER BY city) FILTER (WHERE seq > ?), []), count(*) "
-        f"FROM events WHERE seq <= ? AND type IN ({marks})", [report.from_seq, report.to_seq, *listened]).fetchone()
-    as_of = con.execute("SELECT max(finished_at) FROM ingest_runs WHERE status = 'completed'").fetchone()[0]
+        f"FROM events WHERE seq <= ? AND type IN ({marks})", [report.from_seq, report.to_seq, *listened]).fetchall()[0]
+    # (fetchall, not fetchone: DuckDB 2 leaves a result open after fetchone)
+    as_of = con.execute("SELECT max(finished_at) FROM ingest_runs WHERE status = 'completed'").fetchall()[0][0]
     return {"from_seq": report.from_seq, "to_seq": report.to_seq, "cities": cities, "data_as_of": as_of,
             "events_counted": counted}
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from pulse.core import locks
 from pulse.core.config import Config
 from pulse.core.instants import format_instant, now_utc
 from pulse.core.storage import StorageError, describe, ensure_folder
@@ -216,7 +217,7 @@ def verify(folder: Path) -> dict:
 
 def _refuse_running_jobs(data: Path) -> None:
     busy = sorted(p.name.removeprefix("job-").removesuffix(".lock") for p in data.glob("job-*.lock")
-                  if history.is_locked(p))
+                  if locks.is_held(p))
     if busy:
         raise BackupError(f"job {', '.join(busy)} is running; stop `pulse scheduler` and cron's `pulse run` "
                           "(and `pulse serve`) before restoring")
@@ -255,7 +256,7 @@ def restore(config: Config, folder: Path, *, on_wait=None) -> RestoreReport:
                 raise BackupError(f"{data / DATABASE_NAME}: restored, but its tables do not count what the backup "
                                   f"recorded; the files it replaced are in {aside}")
     if (data / history.FILE_NAME).exists():
-        with history.history(config) as store:
+        with history.JobHistory(config) as store:
             store.interrupt_running("it was running when the backup was taken; what it had committed then is "
                                     "in the restored data, and the next run goes on from there")
     if (data / DATABASE_NAME).exists():

@@ -17,9 +17,6 @@ the next start of any job, and `pulse status`, mark it *killed*.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import json
 import os
 import socket
@@ -29,7 +26,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from pulse.core import sqlite
+from pulse.core import locks, sqlite
 from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc, parse_iso
 from pulse.core.storage import StorageError, describe
@@ -48,23 +45,6 @@ asked to stop (SIGTERM, Ctrl-C): the next one goes on from where it stopped."""
 def lock_path(config: Config, job: str) -> Path:
     """The lock one run of `job` holds for as long as it runs, whoever started it."""
     return data_folder(config) / f"job-{job}.lock"
-
-
-def is_locked(path: Path) -> bool:
-    """Whether some process (this one included, through another handle) holds the lock at `path`."""
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-        if error.errno in (errno.EAGAIN, errno.EACCES):
-            return True
-        raise
-    finally:
-        os.close(fd)  # also lets go of the lock this probe took
-    return False
 
 
 @dataclass(frozen=True)
@@ -147,7 +127,7 @@ class JobHistory:
         found = []
         for row in self._con.execute("SELECT * FROM job_runs WHERE outcome = 'running' ORDER BY id").fetchall():
             run = Run.from_row(row)
-            if run.job != holding and is_locked(lock_path(self.config, run.job)):
+            if run.job != holding and locks.is_held(lock_path(self.config, run.job)):
                 continue
             error = (f"pid {run.pid} on {run.host} ended without finishing (killed: SIGKILL, out of memory, "
                      "a reboot?); the next run goes on from what was committed")
@@ -186,12 +166,3 @@ class JobHistory:
         row = self._con.execute("SELECT * FROM job_runs WHERE job = ? AND outcome = ? ORDER BY id DESC LIMIT 1",
                                 [job, outcome]).fetchone()
         return Run.from_row(row) if row else None
-
-
-@contextlib.contextmanager
-def history(config: Config):
-    store = JobHistory(config)
-    try:
-        yield store
-    finally:
-        store.close()

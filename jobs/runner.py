@@ -217,7 +217,7 @@ def execute(name: str, config: Config, *, trigger: str = "run",
     try:
         with locks.hold(path, purpose=f"job {name}", timeout=0,
                         busy_message=lambda holder: f"{name} is already running: {holder}"), \
-                history.history(config) as store:
+                history.JobHistory(config) as store:
             for killed in store.settle_killed(holding=name):
                 log.warning("%s: the run started %s (pid %s on %s) was killed before it finished; marked killed",
                             killed.job, killed.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), killed.pid, killed.host,

@@ -220,7 +220,7 @@ class Scheduler:
             if time.monotonic() >= deadline or self._now.is_set():
                 break
             self._now.wait(0.1)
-        with history.history(self.config) as store:
+        with history.JobHistory(self.config) as store:
             for name, info in running.items():
                 if info.run_id is not None:
                     store.finish(info.run_id, "interrupted",

@@ -85,7 +85,7 @@ def check(config: Config, now: datetime | None = None) -> Health:
 def _jobs(config: Config, health: Health) -> None:
     from jobs.scheduler import describe
 
-    with history.history(config) as store:
+    with history.JobHistory(config) as store:
         store.settle_killed()
         last = store.last_runs()
     for name in jobs():

@@ -67,9 +67,9 @@ def run_command(ctx: click.Context, job: str, verbose: bool, log_format: str) ->
 
     def hard_stop(name: str) -> None:
         # The job did not unwind in time (a thread stuck in a network call): record it and go.
-        from jobs.history import history
+        from jobs.history import JobHistory
 
-        with contextlib.suppress(Exception), history(config) as store:
+        with contextlib.suppress(Exception), JobHistory(config) as store:
             if "run_id" in current:
                 store.finish(current["run_id"], "interrupted",
                              error=f"stopped by {name}; it did not wind down within {STOP_WAIT_SECONDS:g} s")

@@ -34,6 +34,24 @@ def holder_of(path: Path) -> str:
     return f"another pulse process: {text}" if text else "another pulse process"
 
 
+def is_held(path: Path) -> bool:
+    """Whether some process (this one included, through another descriptor) holds the lock at
+    `path`: a probe that takes it for an instant when it is free."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            return True
+        raise
+    finally:
+        os.close(fd)  # also lets go of the lock the probe took
+    return False
+
+
 @contextlib.contextmanager
 def hold(path: Path, *, purpose: str, exclusive: bool = True, timeout: float = 0.0,
          on_wait: Callable[[str], None] | None = None, busy_message: Callable[[str], str] | None = None,

@@ -10,7 +10,7 @@ from pulse.core.instants import iso
 
 
 def test_a_running_row_whose_lock_is_free_is_killed_and_one_whose_lock_is_held_is_not(config):
-    with history.history(config) as store:
+    with history.JobHistory(config) as store:
         dead = store.start("ingest")
         alive = store.start("publish")
         with locks.hold(history.lock_path(config, "publish"), purpose="job publish"):
@@ -26,7 +26,7 @@ def test_a_running_row_whose_lock_is_free_is_killed_and_one_whose_lock_is_held_i
 
 
 def test_runs_older_than_the_keep_period_go_at_the_next_start(config):
-    with history.history(config) as store:
+    with history.JobHistory(config) as store:
         old = store.start("refresh")
         store.finish(old, "ok", line="accepted 1")
         recent = store.start("refresh")

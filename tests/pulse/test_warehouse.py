@@ -28,18 +28,26 @@ def test_schema_is_created_and_versioned_by_the_code(config):
     assert {"events", "event_log", "rejects", "source_state", "ingest_runs", "schema_migrations"} <= tables
 
 
-def test_a_warehouse_from_before_the_ingest_component_keeps_its_data(config):
-    """Until the ingest tables had a component of their own they were recorded as `core`'s: such a
-    warehouse is upgraded in place, its events kept and nothing created twice."""
+def _warehouse_of_001(config, *, recorded_as: str):
+    """A connection to a new warehouse holding only the ingest tables of migration 001, recorded
+    as applied under component `recorded_as` (`core`: before the ingest component had a name)."""
+    from importlib import resources
+
     import duckdb
 
     config.data_dir.mkdir(parents=True)
-    from importlib import resources
     old = duckdb.connect(str(config.data_dir / "pulse.duckdb"))
     old.execute((resources.files("jobs.ingest") / "migrations" / "001_ingest.sql").read_text())
     old.execute("CREATE TABLE schema_migrations (component VARCHAR, version INTEGER, name VARCHAR, "
                 "applied_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (component, version))")
-    old.execute("INSERT INTO schema_migrations (component, version, name) VALUES ('core', 1, 'ingest')")
+    old.execute("INSERT INTO schema_migrations (component, version, name) VALUES (?, 1, 'ingest')", [recorded_as])
+    return old
+
+
+def test_a_warehouse_from_before_the_ingest_component_keeps_its_data(config):
+    """Until the ingest tables had a component of their own they were recorded as `core`'s: such a
+    warehouse is upgraded in place, its events kept and nothing created twice."""
+    old = _warehouse_of_001(config, recorded_as="core")
     old.execute("INSERT INTO events VALUES (1, 's', 'e1', 't', now(), 'sydney', NULL, '{}', 1, 0)")
     old.close()
     with open_warehouse(config, write=True):
@@ -53,15 +61,7 @@ def test_a_warehouse_that_stored_data_keeps_it_as_it_was(config):
     """Before migration 002 ingest stored each event's `data` as validation read it (the
     envelope read with `data` as JSON); upgraded, the view `events` gives the same text from
     `raw`, for lines of every shape that matters here."""
-    import duckdb
-
-    config.data_dir.mkdir(parents=True)
-    from importlib import resources
-    old = duckdb.connect(str(config.data_dir / "pulse.duckdb"))
-    old.execute((resources.files("jobs.ingest") / "migrations" / "001_ingest.sql").read_text())
-    old.execute("CREATE TABLE schema_migrations (component VARCHAR, version INTEGER, name VARCHAR, "
-                "applied_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (component, version))")
-    old.execute("INSERT INTO schema_migrations (component, version, name) VALUES ('ingest', 1, 'ingest')")
+    old = _warehouse_of_001(config, recorded_as="ingest")
     raws = ['{"id":"1","data":{"a": 1, "b" : [1, 2.50, 1E2, -0.0, "x\\u00e9\\"\\/"]}}', '{"id":"2","data":{"a":1},"data":{"b":2}}',
             '{"id":"3","data":{"a":1,"a":2}}', '  {"id":"4","dAta":{"a":1},"data":{"z":{"y":null}}}',
             '{"id":"5","data":null}', '{"id":"6"}', '{"id":"7","data":{"n":100000000000000000000000,"m":1e400}}']

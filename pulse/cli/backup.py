@@ -13,6 +13,19 @@ def _say(message: str) -> None:
     click.echo(f"pulse: {message}", err=True)
 
 
+def _carry_out(ctx: click.Context, what: str, folder: str) -> None:
+    """`jobs.backup.backup` or `.restore` (`what`) of FOLDER: its report's line, or its
+    BackupError as one line and exit 1."""
+    from jobs import backup as backups
+
+    config = load_config(ctx)
+    try:
+        report = getattr(backups, what)(config, folder, on_wait=_say)
+    except backups.BackupError as error:
+        fail(str(error))
+    click.echo(report.line())
+
+
 @click.command("backup")
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
 @click.pass_context
@@ -23,14 +36,7 @@ def backup_command(ctx: click.Context, folder: str) -> None:
     warehouse.lock_timeout_seconds); the stores are copied online. DIR gets manifest.json with
     every file's SHA-256, which `pulse restore` checks first.
     """
-    from jobs.backup import BackupError, backup
-
-    config = load_config(ctx)
-    try:
-        report = backup(config, folder, on_wait=_say)
-    except BackupError as error:
-        fail(str(error))
-    click.echo(report.line())
+    _carry_out(ctx, "backup", folder)
 
 
 @click.command("restore")
@@ -43,14 +49,7 @@ def restore_command(ctx: click.Context, folder: str) -> None:
     before-restore-STAMP/ in the data folder, never deleted. Stop `pulse scheduler`, cron's
     `pulse run` and `pulse serve` first: a running job is refused.
     """
-    from jobs.backup import BackupError, restore
-
-    config = load_config(ctx)
-    try:
-        report = restore(config, folder, on_wait=_say)
-    except BackupError as error:
-        fail(str(error))
-    click.echo(report.line())
+    _carry_out(ctx, "restore", folder)
 
 
 @registry.hookimpl

@@ -26,7 +26,6 @@ import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 from collections.abc import Callable
@@ -35,12 +34,11 @@ from pulse.core import locks, sqlite
 from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc
 from pulse.core.retry import Backoff
-from pulse.core.storage import ensure_folder
 from pulse.core.warehouse import data_folder
 
 from posters.channels import SendError, make_channel
 from posters.channels.slack import SECTION_LIMIT, SlackKind, escape
-from posters.store import FILE_NAME
+from posters.store import open_posts_file
 
 LOCK_NAME = "notices.lock"
 FIELD_LIMIT = 2000
@@ -140,10 +138,7 @@ class Notices:
     """The notices and alert breaches in the posts file of a data folder (`posts.sqlite`)."""
 
     def __init__(self, where: Config | str | Path):
-        self.path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
-        ensure_folder(self.path.parent)
-        self._con = sqlite.connect(self.path, synchronous="FULL", check_same_thread=False)
-        sqlite.migrate(self._con, resources.files("posters") / "migrations")
+        self.path, self._con = open_posts_file(where)
 
     def close(self) -> None:
         self._con.close()

@@ -112,16 +112,23 @@ class AuditEntry:
     detail: str | None
 
 
+def open_posts_file(where: Config | str | Path) -> tuple[Path, sqlite3.Connection]:
+    """The posts file (`posts.sqlite` of a data folder, or the file at a path), opened and its
+    schema migrated: the posts are kept in it, and the notices (`posters.notices`) too."""
+    path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
+    ensure_folder(path.parent)
+    con = sqlite.connect(path, synchronous="FULL", check_same_thread=False)
+    sqlite.migrate(con, resources.files("posters") / "migrations")
+    return path, con
+
+
 class PostStore:
     """The posts file of one data folder. Each method is one short transaction; safe across processes."""
 
     def __init__(self, where: Config | str | Path):
-        self.path = Path(data_folder(where) / FILE_NAME if isinstance(where, Config) else where)
+        self.path, self._con = open_posts_file(where)
         self.emitting = isinstance(where, Config) and emit.enabled(where)
         """Whether a post's change records its event (`pulse.core.emit`) in the same transaction."""
-        ensure_folder(self.path.parent)
-        self._con = sqlite.connect(self.path, synchronous="FULL", check_same_thread=False)
-        sqlite.migrate(self._con, resources.files("posters") / "migrations")
 
     def close(self) -> None:
         self._con.close()

@@ -164,7 +164,7 @@ def sources(ctx: click.Context, fmt: str | None) -> None:
     from jobs.ingest.run import ADHOC_SOURCE
     from jobs.ingest.sources.files import FilesSource
     from jobs.ingest.sources import describe_position
-    from pulse.core.instants import ago, now_utc
+    from pulse.core.instants import ago, brief, now_utc
     from pulse.core.warehouse import open_warehouse
 
     config = load_config(ctx)
@@ -195,7 +195,7 @@ def sources(ctx: click.Context, fmt: str | None) -> None:
         if run:
             started, finished, status, accepted, duplicates, rejected, error, last_ok = run
             last_run = f"{status} {ago(now, finished or started)}" + (f": {error}" if error else "")
-            lag = ago(now, last_ok).removesuffix(" ago") if last_ok else "never completed"
+            lag = brief(now - last_ok) if last_ok else "never completed"
         else:
             last_run, accepted, duplicates, rejected, lag = "never run", None, None, None, "-"
         rows.append((name, configured.get(name, kind), describe_position(kind, position), last_run,

@@ -56,11 +56,8 @@ def as_json(health) -> dict:
 
 
 def as_text(health, width: int) -> str:
-    from pulse.core.instants import ago
+    from pulse.core.instants import brief
     from pulse.core.output import printable, render_table
-
-    def duration(delta) -> str:
-        return ago(now, now - delta).removesuffix(" ago")
 
     now = health.at
     parts = []
@@ -76,7 +73,7 @@ def as_text(health, width: int) -> str:
                      j.schedule))
     parts.append("jobs\n" + render_table(("job", "last run", "started", "took", "schedule"), rows, width=width))
     if health.sources:
-        rows = [(s.name, duration(s.lag) if s.lag is not None else "never completed", s.last_status or "-",
+        rows = [(s.name, brief(s.lag) if s.lag is not None else "never completed", s.last_status or "-",
                  _when(s.last_completed_at, now)) for s in health.sources]
         parts.append("sources (as of the dashboards' snapshot)\n"
                      + render_table(("source", "lag", "last run", "last complete pull"), rows, width=width))
@@ -85,7 +82,7 @@ def as_text(health, width: int) -> str:
         if data.snapshot_at is None:
             line = "no snapshot yet (nothing built)"
         else:
-            age = f"{duration(data.age)} old (as of {_when(data.data_as_of, now)})" if data.age is not None \
+            age = f"{brief(data.age)} old (as of {_when(data.data_as_of, now)})" if data.age is not None \
                 else "no ingest has completed"
             line = f"{age}; snapshot taken {_when(data.snapshot_at, now)}"
             if data.events_waiting:

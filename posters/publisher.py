@@ -43,17 +43,16 @@ from pulse.core import locks
 from pulse.core.config import Config, ConfigError, check_secrets
 from pulse.core.egress import EgressRefused, check_url
 from pulse.core.output import printable
-from pulse.core.retry import Backoff
 from pulse.core.warehouse import data_folder
 
+from posters import attempts
+from posters.attempts import Next
 from posters.channels import Channel, ChannelSettings, SendError, kind_of, make_channel
 from posters.planner import SyncSummary, sync
 from posters.store import Post, PostError, PostStore, iso, now_utc
 
 ACTOR = "pulse (publisher)"
 LOCK_NAME = "posts.lock"
-THROTTLED_TRIES_PER_RUN = 3
-"""Tries of one post a run makes while throttled without being told until when."""
 NAME_CACHE_DAYS = 7
 """An account's name (X handle, Page name) is asked again after this long."""
 
@@ -389,7 +388,7 @@ class Publisher:
         self._name(store, post, channel)
         where = self.where(post)
         waiting_state = post.state
-        unknown_before = False
+        resent_unknown = False
         throttled_tries, throttled_waited = 0, 0.0
         while True:
             self.limiter.wait(channel_config.account, channel_config.rate)
@@ -413,80 +412,71 @@ class Publisher:
                                  not_before=None)
                 return Outcome(post.id, where, "published", sent.url)
 
-            if failure.throttled:
+            policy = self.config.publisher
+            step = attempts.after_failure(failure, channel, resent_unknown=resent_unknown)
+            if step is Next.THROTTLED:
                 # "Later", not "never": not an attempt, and the post waits for the API's reset.
                 throttled_tries += 1
-                wait = self.backoff(throttled_tries, failure.retry_after)
-                not_before = self.now() + dt.timedelta(seconds=wait)
+                wait = attempts.throttled_wait(throttled_tries, throttled_waited, failure.retry_after, policy, self.rng)
+                not_before = self.now() + dt.timedelta(seconds=wait.seconds)
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="throttled", state=waiting_state,
                                  attempts=current.attempts - 1, not_before=iso(not_before),
                                  last_error=f"{failure.message} (throttled: it waits, this is not a failure)",
                                  detail=f"throttled; not before {iso(not_before)}; not counted as an attempt")
-                self.limiter.hold(channel_config.account, wait)
-                if (throttled_waited + wait > self.config.publisher.max_wait_seconds
-                        or (failure.retry_after is None and throttled_tries >= THROTTLED_TRIES_PER_RUN)):
+                self.limiter.hold(channel_config.account, wait.seconds)
+                if not wait.in_this_run:
                     return Outcome(post.id, where, "throttled",
                                    f"{failure.message}: it goes out with the first run after {_clock(not_before)}",
                                    hold_until=not_before)
-                throttled_waited += wait
-                self.sleep(wait)
+                throttled_waited += wait.seconds
+                self.sleep(wait.seconds)
                 continue
-
-            if failure.outcome == "permanent":
-                if failure.duplicate and unknown_before:
-                    return self._attention(store, post, where, f"{failure.message}: the earlier attempt, whose answer "
-                                                               "was lost, most likely went out")
+            if step is Next.FAIL:
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=failure.message)
                 return Outcome(post.id, where, "failed", f"{failure.message}; then `pulse posts retry {post.id}`")
+            if step is Next.ATTENTION:
+                reason = (f"{failure.message}: the earlier attempt, whose answer was lost, most likely went out"
+                          if failure.outcome == "permanent" else failure.message)
+                return self._attention(store, post, where, reason)
+            if step is Next.LOOK_UP:
+                try:
+                    found = channel.find_sent(current, parent)
+                except SendError as lookup:
+                    return self._attention(store, post, where, f"{failure.message}; looking it up failed: {lookup.message}")
+                if found is not None:
+                    with store.transaction() as con:
+                        store.change(con, post.id, actor=ACTOR, action="published", state="published",
+                                     external_id=found.external_id, external_url=found.url, last_error=None,
+                                     detail=f"{failure.message}; found in the channel by its marker")
+                    return Outcome(post.id, where, "published", found.url)
+            elif failure.outcome == "unknown":
+                resent_unknown = True  # (a channel that refuses the same post twice: resending is safe)
 
-            if failure.outcome == "unknown":
-                if channel.can_look_up:
-                    try:
-                        found = channel.find_sent(current, parent)
-                    except SendError as lookup:
-                        return self._attention(store, post, where, f"{failure.message}; looking it up failed: {lookup.message}")
-                    if found is not None:
-                        with store.transaction() as con:
-                            store.change(con, post.id, actor=ACTOR, action="published", state="published",
-                                         external_id=found.external_id, external_url=found.url, last_error=None,
-                                         detail=f"{failure.message}; found in the channel by its marker")
-                        return Outcome(post.id, where, "published", found.url)
-                elif channel.retry_unknown:
-                    unknown_before = True
-                else:
-                    return self._attention(store, post, where, failure.message)
-
-            # Retry: it did not go out (or we know it did not).
-            attempts = current.attempts
-            if attempts >= self.config.publisher.max_attempts:
-                message = f"gave up after {attempts} attempts: {failure.message}"
+            # Retry: it did not go out (or we know it did not, or resending is safe).
+            tried = current.attempts
+            wait = attempts.retry_wait(tried, failure.retry_after, policy, self.rng)
+            if wait is None:
+                message = f"gave up after {tried} attempts: {failure.message}"
                 with store.transaction() as con:
                     store.change(con, post.id, actor=ACTOR, action="fail", state="failed", last_error=message)
                 return Outcome(post.id, where, "failed", f"{message}; then `pulse posts retry {post.id}`")
-            wait = self.backoff(attempts, failure.retry_after)
-            not_before = self.now() + dt.timedelta(seconds=wait)
+            not_before = self.now() + dt.timedelta(seconds=wait.seconds)
             with store.transaction() as con:
                 store.change(con, post.id, actor=ACTOR, action="retry later", state=waiting_state,
                              last_error=failure.message, not_before=iso(not_before),
-                             detail=f"attempt {attempts} failed; next not before {iso(not_before)}")
-            if wait > self.config.publisher.max_wait_seconds:
+                             detail=f"attempt {tried} failed; next not before {iso(not_before)}")
+            if not wait.in_this_run:
                 return Outcome(post.id, where, waiting_state,
                                f"{failure.message}; the first run after {_clock(not_before)} sends it")
-            self.sleep(wait)
+            self.sleep(wait.seconds)
 
     def _attention(self, store: PostStore, post: Post, where: str, reason: str) -> Outcome:
         with store.transaction() as con:
             store.change(con, post.id, actor=ACTOR, action="unknown outcome", state="needs_attention", last_error=reason)
         return Outcome(post.id, where, "needs_attention",
                        f"{reason}; check {where}, then `pulse posts resolve {post.id} --published URL` or --not-published")
-
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt `attempt`: the shared retry policy
-        (`pulse.core.retry.Backoff.after`) with `[publisher]`'s base and cap."""
-        p = self.config.publisher
-        return Backoff(p.backoff_base_seconds, p.backoff_max_seconds, random=self.rng.random).after(attempt, retry_after)
 
     # -- channels -------------------------------------------------------------------------
 

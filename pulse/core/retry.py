@@ -8,7 +8,7 @@
 
 `RetryAfterOrBackoff` plugs the policy into tenacity (the feed's retry loop); the publisher and
 the notices, whose retries span runs (a post waits in its store until `not_before`), ask
-`Backoff.after`.
+`Backoff.after` through `posters.attempts`, their rule for what follows a failed send.
 """
 
 from __future__ import annotations

@@ -308,3 +308,23 @@ def test_source_alerts_lag_and_rejects(tmp_path, slack, make_config):
     quiet = config.replace(alerts=config.alerts.model_copy(update={"all": config.alerts.all.model_copy(
         update={"reject_rate_above": None}), "cities": {}}))
     assert alerts_module.active_alerts(quiet, now + dt.timedelta(days=30)) == []
+
+
+def test_a_throttled_notice_waits_for_slack_and_is_not_an_attempt(tmp_path, slack):
+    # One attempt allowed: were Slack's 429s attempts, the notice would fail at the first.
+    raw = raw_config(tmp_path, slack)
+    raw["publisher"]["max_attempts"] = 1
+    path = tmp_path / "pulse.toml"
+    path.write_text(toml(raw), encoding="utf-8")
+    config = config_module.load(path)
+    slack.fail(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "0"}, times=2)
+    waits: list[float] = []
+    outgoing = notices.Outgoing("digest:testville:w1", "testville", "digest", {"text": "Hello, leads", "blocks": []})
+
+    [outcome] = notices.send(config, [outgoing], sleep=waits.append)
+
+    assert (outcome.state, waits) == ("sent", [0.0, 0.0])   # Slack's own wait (0 s), twice
+    assert [post["text"] for post in slack.posts] == ["Hello, leads"]
+    with notices.Notices(config) as store:
+        assert store.get(outgoing.key).attempts == 1
+    assert notices.send(config, [outgoing], sleep=waits.append)[0].state == "already sent"

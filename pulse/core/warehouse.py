@@ -108,36 +108,51 @@ def open_warehouse(
     migrated) first, under the exclusive lock. `timeout` overrides
     `warehouse.lock_timeout_seconds` (0: do not wait at all).
     """
-    import duckdb
-
     folder = data_folder(config)
     path = database_path(config)
     if not write:
-        # DuckDB refuses a read-write open while another process has the file open, even only
-        # to look: so the look is under the (shared) lock too, which a writer waits for.
+        # A reader looks whether the schema is there on the connection it goes on with, under
+        # the shared lock: DuckDB refuses a read-write open while another process has the file
+        # open, even only to look, and a writer waits for the lock.
         with hold_lock(config, exclusive=False, purpose=purpose, on_wait=on_wait, timeout=timeout):
-            migrated = _is_migrated(path)
-        if not migrated:
-            with open_warehouse(config, write=True, purpose=purpose, on_wait=on_wait, timeout=timeout):
-                pass
-    with hold_lock(config, exclusive=write, purpose=purpose, on_wait=on_wait, timeout=timeout):
-        try:
-            con = duckdb.connect(str(path), read_only=not write)
-        except duckdb.IOException as error:
-            raise StorageError(f"warehouse {path}: cannot open it: {error}") from None
-        private_file(path)
-        try:
-            con.execute("SET memory_limit = ?", [config.warehouse.memory_limit])
-            con.execute(f"SET threads = {int(config.warehouse.threads)}")
-            con.execute("SET TimeZone = 'UTC'")
-            # A missing table must be an error, never a Python variable of that name.
-            con.execute("SET python_enable_replacements = false")
-            con.execute("SET temp_directory = ?", [str(folder / "tmp")])
-            if write:
-                migrate_all(con)
-            yield con
-        finally:
-            con.close()
+            if path.exists():
+                with _session(_connect(path, read_only=True), config, folder, write=False) as con:
+                    if _is_migrated(con):
+                        yield con
+                        return
+        # Not there yet, or not migrated: that is done first, under the exclusive lock.
+        with open_warehouse(config, write=True, purpose=purpose, on_wait=on_wait, timeout=timeout):
+            pass
+    with hold_lock(config, exclusive=write, purpose=purpose, on_wait=on_wait, timeout=timeout), \
+            _session(_connect(path, read_only=not write), config, folder, write=write) as con:
+        yield con
+
+
+def _connect(path: Path, *, read_only: bool):
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        raise StorageError(f"warehouse {path}: cannot open it: {error}") from None
+
+
+@contextlib.contextmanager
+def _session(con, config: Config, folder: Path, *, write: bool):
+    """`con`, set up as every warehouse connection is (and migrated, when it writes); closed after."""
+    try:
+        private_file(database_path(config))
+        con.execute("SET memory_limit = ?", [config.warehouse.memory_limit])
+        con.execute(f"SET threads = {int(config.warehouse.threads)}")
+        con.execute("SET TimeZone = 'UTC'")
+        # A missing table must be an error, never a Python variable of that name.
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET temp_directory = ?", [str(folder / "tmp")])
+        if write:
+            migrate_all(con)
+        yield con
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager
@@ -163,21 +178,10 @@ def hold_lock(config: Config, *, exclusive: bool, purpose: str, on_wait: Callabl
         raise StorageError(describe(error, config.data_dir)) from None
 
 
-def _is_migrated(path: Path) -> bool:
-    """Whether the database exists with its schema (the caller holds the lock, shared will do)."""
-    import duckdb
-
-    if not path.exists():
-        return False
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return True  # held by a writer right now: it exists, and the writer migrated it
-    try:
-        applied = {(c, v) for c, v in con.execute(
-            "SELECT component, version FROM schema_migrations").fetchall()} if _has_table(con, "schema_migrations") else set()
-    finally:
-        con.close()
+def _is_migrated(con) -> bool:
+    """Whether the database `con` is open on has every registered migration applied."""
+    applied = {(c, v) for c, v in con.execute(
+        "SELECT component, version FROM schema_migrations").fetchall()} if _has_table(con, "schema_migrations") else set()
     return all((m.component, m.version) in applied for m in all_migrations())
 
 
